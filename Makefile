@@ -1,0 +1,42 @@
+# sparkdra — make targets.
+#
+#   make test   runs everything CI runs: format and vet checks, the unit tests under -race,
+#               and every end-to-end tier a room has registered in TEST_TARGETS.
+#   make demo   the main job (see README.md).
+#
+# Each room (exporter, scaler, dashboards, e2e, …) keeps its own targets in mk/<room>.mk and
+# appends the targets `make test` must run to TEST_TARGETS. That keeps this file small and lets
+# the rooms evolve without stepping on each other.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+export GOTOOLCHAIN ?= local
+
+# Where tiers cache what they build or install once per machine (venvs, binaries).
+CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sparkdra
+
+TEST_TARGETS :=
+
+.PHONY: test check fmt-check vet unit bench
+test: check unit
+
+check: fmt-check vet
+
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))"; \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+-include mk/*.mk
+
+# The end-to-end tiers run after the unit tests, in the order the rooms registered them.
+test: $(TEST_TARGETS)
