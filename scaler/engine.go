@@ -1,0 +1,216 @@
+package scaler
+
+import (
+	"slices"
+	"time"
+)
+
+// Engine runs Spark's DRA on Observations (the observation entry layer):
+// one Engine per ScaledObject in the live scaler. Between steps it keeps
+// only what Spark keeps between ticks — target, ramp step, add timer,
+// initializing — and rebuilds the executor view from each observation, so
+// idle and backlog durations come from the exporter, not from memory: a
+// restarted Engine never shrinks anything it should keep.
+type Engine struct {
+	alloc allocator
+	obs   *Observation
+	tpe   int
+
+	cands    []removalCandidate
+	idx      []int // cands[i] ↔ Executors[idx[i]]
+	rverdict []RemovalVerdict
+	verdicts []ExecutorVerdict
+	remove   []string
+}
+
+// NewEngine validates cfg and returns an Engine at Spark's start state.
+func NewEngine(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Engine{alloc: newAllocator(cfg, nil)}, nil
+}
+
+// Config returns the settings the Engine runs with.
+func (e *Engine) Config() Config { return e.alloc.cfg }
+
+// demand over the current observation (default ResourceProfile only).
+
+func (e *Engine) pendingTasks(rp int) int {
+	if rp != DefaultResourceProfileID {
+		return 0
+	}
+	return max(0, e.obs.PendingTasks)
+}
+
+func (e *Engine) pendingSpeculativeTasks(rp int) int {
+	if rp != DefaultResourceProfileID {
+		return 0
+	}
+	return max(0, e.obs.PendingSpeculativeTasks)
+}
+
+func (e *Engine) runningTasks(rp int) int {
+	if rp != DefaultResourceProfileID {
+		return 0
+	}
+	return max(0, e.obs.RunningTasks)
+}
+
+func (e *Engine) unschedulableTaskSets(rp int) int {
+	if rp != DefaultResourceProfileID {
+		return 0
+	}
+	return max(0, e.obs.UnschedulableTaskSets)
+}
+
+func (e *Engine) executorCount(rp int) int {
+	if rp != DefaultResourceProfileID {
+		return 0
+	}
+	return len(e.obs.Executors)
+}
+
+func (e *Engine) pendingRemovalCount(int) int  { return 0 }
+func (e *Engine) decommissioningCount(int) int { return 0 }
+
+// Step advances DRA to now with a fresh observation and returns the
+// decision (docs/spark-dra.md §3–§6, mapped onto gauges as in §8):
+//
+//   - pending tasks arm the add timer at (now − BacklogDuration) +
+//     schedulerBacklogTimeout, as Spark's onSchedulerBacklogged would have at
+//     the backlog's start; no pending task clears it and resets the ramp step
+//     (onSchedulerQueueEmpty);
+//   - a submitted stage, or an executor that timed out, ends initializing;
+//   - the schedule() tick then runs as in Spark: targets follow maxNeeded,
+//     ramping by 1, 2, 4… each sustainedSchedulerBacklogTimeout; timed-out
+//     executors (idle past the maximum of the timeouts that apply, not
+//     shuffle-busy) are offered to the removal floors in Spark's order.
+//
+// The engine removes nothing itself; Decision.Remove says what Spark would
+// remove now and Decision.Desired what the scaler should report.
+// Observation counts below zero are read as zero.
+func (e *Engine) Step(obs *Observation, now time.Time) Decision {
+	e.obs = obs
+	n := nanos(now)
+	a := &e.alloc
+	if obs.TasksPerExecutor > 0 && obs.TasksPerExecutor != a.profiles[0].tasksPerExecutor {
+		a.profiles[0].tasksPerExecutor = obs.TasksPerExecutor
+	}
+	if obs.StageSubmitted {
+		a.initializing = false
+	}
+	if obs.PendingTasks > 0 || obs.PendingSpeculativeTasks > 0 {
+		a.onSchedulerBacklogged(addSat(n, -int64(max(0, obs.BacklogDuration))))
+	} else {
+		a.onSchedulerQueueEmpty()
+	}
+
+	e.collectTimedOut(n)
+	if len(e.cands) > 0 {
+		a.initializing = false
+	}
+	before := a.totalTarget()
+	a.updateAndSync(n, e)
+	e.rverdict = slices.Grow(e.rverdict[:0], len(e.cands))[:len(e.cands)]
+	a.chooseRemovals(e.cands, e.rverdict, e)
+
+	e.remove = e.remove[:0]
+	for i, c := range e.cands {
+		v := &e.verdicts[e.idx[i]]
+		switch e.rverdict[i] {
+		case RemovalChosen:
+			v.State = ExecutorRemove
+			e.remove = append(e.remove, c.id)
+		case RemovalKeptForMinExecutors:
+			v.State = ExecutorKeptForMinExecutors
+		default:
+			v.State = ExecutorKeptForTarget
+		}
+	}
+	slices.SortFunc(e.verdicts, func(x, y ExecutorVerdict) int { return compareIDs(x.ID, y.ID) })
+
+	target := a.totalTarget()
+	live := len(obs.Executors)
+	desired := max(target, live-len(e.remove))
+	desired = min(max(desired, a.cfg.MinExecutors), a.cfg.MaxExecutors)
+	d := Decision{
+		Time:              now,
+		Target:            target,
+		TargetDelta:       target - before,
+		MaxNeeded:         a.totalMaxNeeded(e),
+		NumExecutorsToAdd: a.totalToAdd(),
+		Initializing:      a.initializing,
+		LiveExecutors:     live,
+		Remove:            e.remove,
+		Desired:           desired,
+		Executors:         e.verdicts,
+	}
+	if a.addTime != notSet {
+		d.AddTime = fromNanos(a.addTime)
+	}
+	return d
+}
+
+// collectTimedOut builds one verdict per observed executor and the list of
+// timed-out ones in Spark's order (ExecutorMonitor.timedOutExecutors).
+func (e *Engine) collectTimedOut(now int64) {
+	cfg := &e.alloc.cfg
+	tracking := cfg.ShuffleTracking()
+	e.verdicts = slices.Grow(e.verdicts[:0], len(e.obs.Executors))[:len(e.obs.Executors)]
+	e.cands, e.idx = e.cands[:0], e.idx[:0]
+	for i := range e.obs.Executors {
+		x := &e.obs.Executors[i]
+		shuffles := tracking && x.Holds&HoldsShuffle != 0
+		to := executorTimeout(int64(cfg.ExecutorIdleTimeout), int64(cfg.CachedExecutorIdleTimeout),
+			int64(cfg.ShuffleTrackingTimeout), x.Holds&HoldsCache != 0, shuffles)
+		v := ExecutorVerdict{ID: x.ID, Host: x.Host, Holds: x.Holds, Timeout: time.Duration(to)}
+		switch {
+		case x.RunningTasks > 0:
+			v.State = ExecutorBusy
+		case tracking && x.ActiveShuffle:
+			v.State = ExecutorShuffleActive
+			v.IdleDuration = x.IdleDuration
+		default:
+			v.State = ExecutorIdle
+			v.IdleDuration = x.IdleDuration
+			idleStart := addSat(now, -int64(max(0, x.IdleDuration)))
+			if idleDeadline(idleStart, to) <= now {
+				e.cands = append(e.cands, removalCandidate{id: x.ID, rp: DefaultResourceProfileID})
+				e.idx = append(e.idx, i)
+			}
+		}
+		e.verdicts[i] = v
+	}
+	// Sort candidates by id as strings, keeping idx aligned.
+	if len(e.cands) > 1 {
+		slices.SortFunc(e.idx, func(a, b int) int {
+			return compareIDs(e.obs.Executors[a].ID, e.obs.Executors[b].ID)
+		})
+		for k, i := range e.idx {
+			e.cands[k] = removalCandidate{id: e.obs.Executors[i].ID, rp: DefaultResourceProfileID}
+		}
+	}
+}
+
+// State is the Engine's carried-over state, for explanations.
+type State struct {
+	Target            int
+	NumExecutorsToAdd int
+	Initializing      bool
+	// AddTime is zero when no backlog timer is armed.
+	AddTime time.Time
+}
+
+// State returns the carried-over state after the last Step.
+func (e *Engine) State() State {
+	s := State{
+		Target:            e.alloc.totalTarget(),
+		NumExecutorsToAdd: e.alloc.totalToAdd(),
+		Initializing:      e.alloc.initializing,
+	}
+	if e.alloc.addTime != notSet {
+		s.AddTime = fromNanos(e.alloc.addTime)
+	}
+	return s
+}
