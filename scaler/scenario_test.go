@@ -1,0 +1,559 @@
+package scaler
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The conformance harness runs the scenarios of docs/spark-dra.md §10 (Spark's
+// ExecutorAllocationManagerSuite and ExecutorMonitorSuite, in the JSON DSL of
+// spark-dra-scenarios.json) against the engine. DRA_SCENARIOS names the file;
+// by default it is ../shared/testdata/spark-dra-scenarios.json beside the
+// repository.
+
+type scenarioFile []scenario
+
+type scenario struct {
+	Name             string                     `json:"name"`
+	SourceTest       string                     `json:"source_test"`
+	SourceFile       string                     `json:"source_file"`
+	Config           map[string]json.RawMessage `json:"config"`
+	ClockStartMS     json.Number                `json:"clock_start_ms"`
+	ResourceProfiles map[string]struct {
+		TasksPerExecutor int `json:"tasks_per_executor"`
+	} `json:"resource_profiles"`
+	Events       []step `json:"events"`
+	Expectations []step `json:"expectations"`
+}
+
+// step is an event or an expectation; they share one seq order.
+type step struct {
+	Seq      int                        `json:"seq"`
+	Kind     string                     `json:"kind"`
+	Args     map[string]json.RawMessage `json:"args"`
+	Field    string                     `json:"field"`
+	Value    json.RawMessage            `json:"value"`
+	Op       string                     `json:"op"`
+	RP       *int                       `json:"rp"`
+	Executor string                     `json:"executor"`
+	Deadline string                     `json:"deadline"`
+}
+
+func (s step) isEvent() bool { return s.Kind != "" }
+
+func scenarioPath(t testing.TB) string {
+	if p := os.Getenv("DRA_SCENARIOS"); p != "" {
+		return p
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// scaler/ → repository root → its sibling shared/.
+	return filepath.Join(wd, "..", "..", "shared", "testdata", "spark-dra-scenarios.json")
+}
+
+func loadScenarios(t testing.TB) scenarioFile {
+	path := scenarioPath(t)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading the DRA scenarios (set DRA_SCENARIOS to override): %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var f scenarioFile
+	if err := dec.Decode(&f); err != nil {
+		t.Fatalf("decoding %s: %v", path, err)
+	}
+	return f
+}
+
+// failure is one expectation that did not hold.
+type failure struct {
+	scenario string
+	seq      int
+	field    string
+	want     string
+	got      string
+}
+
+func TestConformance(t *testing.T) {
+	scenarios := loadScenarios(t)
+	passed, failed, checked := 0, 0, 0
+	for _, sc := range scenarios {
+		fails, n := runScenario(sc)
+		checked += n
+		if len(fails) == 0 {
+			passed++
+			continue
+		}
+		failed++
+		for _, f := range fails {
+			t.Errorf("%s seq=%d field=%s want=%s got=%s", f.scenario, f.seq, f.field, f.want, f.got)
+		}
+	}
+	fmt.Printf("conformance: %d passed, %d failed\n", passed, failed)
+	fmt.Printf("(%d scenarios, %d expectations checked, from %s)\n", len(scenarios), checked, scenarioPath(t))
+	if len(scenarios) == 0 {
+		t.Fatal("no scenarios")
+	}
+}
+
+// harness is the state of one scenario run.
+type harness struct {
+	sc         scenario
+	cfg        Config
+	m          *Manager
+	constructE bool
+	clockNS    int64
+	known      map[string]bool
+	updates    map[int][2]int // rp → (delta, old target); never cleared, as in Spark's suite
+	lastDelta  int
+	removed    []string
+}
+
+func (h *harness) now() time.Time { return fromNanos(h.clockNS) }
+
+func msToNS(ms int64) int64 {
+	if ms > math.MaxInt64/int64(time.Millisecond) {
+		return math.MaxInt64
+	}
+	if ms < math.MinInt64/int64(time.Millisecond) {
+		return math.MinInt64
+	}
+	return ms * int64(time.Millisecond)
+}
+
+func configProps(raw map[string]json.RawMessage) map[string]string {
+	props := map[string]string{}
+	for k, v := range raw {
+		var s string
+		if err := json.Unmarshal(v, &s); err == nil {
+			props[k] = s
+			continue
+		}
+		props[k] = strings.TrimSpace(string(v)) // numbers and booleans as written
+	}
+	return props
+}
+
+func (h *harness) construct() {
+	cfg, err := ParseConfig(configProps(h.sc.Config))
+	h.cfg = cfg
+	if err != nil {
+		h.constructE = true
+		h.m = nil
+		return
+	}
+	slots := map[int]int{}
+	for id, rp := range h.sc.ResourceProfiles {
+		n, _ := strconv.Atoi(id)
+		slots[n] = rp.TasksPerExecutor
+	}
+	opts := ManagerOptions{TasksPerExecutor: slots}
+	if strings.Contains(h.sc.SourceFile, "ExecutorMonitorSuite") {
+		// The monitor suite's client knows only the executors it was told of.
+		opts.ExecutorActive = func(id string) bool { return h.known[id] }
+	} else {
+		// The allocation-manager suite's client reports every executor active.
+		opts.ExecutorActive = func(string) bool { return true }
+	}
+	h.m = newManager(cfg, opts)
+}
+
+func runScenario(sc scenario) (fails []failure, checked int) {
+	start, _ := sc.ClockStartMS.Int64()
+	h := &harness{sc: sc, clockNS: msToNS(start), known: map[string]bool{}, updates: map[int][2]int{}}
+	steps := append(append([]step{}, sc.Events...), sc.Expectations...)
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Seq < steps[j].Seq })
+	hasConstruct := slices.ContainsFunc(sc.Events, func(s step) bool { return s.Kind == "construct" })
+	if !hasConstruct {
+		h.construct()
+	}
+	for _, s := range steps {
+		if s.isEvent() {
+			if err := h.apply(s); err != nil {
+				fails = append(fails, failure{sc.Name, s.Seq, "event " + s.Kind, "applied", err.Error()})
+			}
+			continue
+		}
+		checked++
+		if f, ok := h.check(s); !ok {
+			fails = append(fails, f)
+		}
+	}
+	return fails, checked
+}
+
+// args helpers
+func (s step) int(key string) int {
+	var n json.Number
+	_ = json.Unmarshal(s.Args[key], &n)
+	v, _ := n.Int64()
+	return int(v)
+}
+
+func (s step) int64(key string) int64 {
+	var n json.Number
+	_ = json.Unmarshal(s.Args[key], &n)
+	v, _ := n.Int64()
+	return v
+}
+
+func (s step) str(key string) string {
+	var v string
+	if err := json.Unmarshal(s.Args[key], &v); err != nil {
+		return strings.Trim(string(s.Args[key]), `"`)
+	}
+	return v
+}
+
+func (s step) boolean(key string) bool {
+	var v bool
+	_ = json.Unmarshal(s.Args[key], &v)
+	return v
+}
+
+func (s step) strs(key string) []string {
+	var v []string
+	_ = json.Unmarshal(s.Args[key], &v)
+	return v
+}
+
+func (s step) attempt() StageAttempt {
+	return StageAttempt{StageID: s.int("stage"), AttemptID: s.int("attempt")}
+}
+
+var storageLevels = map[string]StorageLevel{
+	"NONE": StorageNone, "MEMORY_ONLY": StorageMemoryOnly,
+	"MEMORY_AND_DISK": StorageMemoryAndDisk, "DISK_ONLY": StorageDiskOnly,
+}
+
+func (h *harness) apply(s step) error {
+	now := h.now()
+	if s.Kind == "construct" {
+		h.construct()
+		return nil
+	}
+	switch s.Kind {
+	case "advance_clock":
+		h.clockNS = addSat(h.clockNS, msToNS(s.int64("ms")))
+		return nil
+	case "set_clock":
+		h.clockNS = msToNS(s.int64("ms"))
+		return nil
+	case "known_add":
+		h.known[s.str("id")] = true
+		return nil
+	case "known_remove":
+		delete(h.known, s.str("id"))
+		return nil
+	}
+	m := h.m
+	if m == nil {
+		return fmt.Errorf("no manager (construction failed)")
+	}
+	switch s.Kind {
+	case "stage_submitted":
+		m.StageSubmitted(now, s.attempt(), s.int("tasks"), s.int("rp"))
+	case "stage_completed":
+		m.StageCompleted(now, s.attempt())
+	case "task_start":
+		m.TaskStart(now, s.attempt(), s.int("index"), s.str("executor"), s.boolean("speculative"))
+	case "task_end":
+		reason := map[string]TaskEndReason{"success": TaskSuccess, "killed": TaskKilled, "failed": TaskFailed}[s.str("reason")]
+		m.TaskEnd(now, s.attempt(), s.int("index"), s.str("executor"), s.boolean("speculative"), reason)
+	case "speculative_task_submitted":
+		m.SpeculativeTaskSubmitted(now, s.attempt(), s.int("index"))
+	case "unschedulable_taskset_added":
+		m.UnschedulableTaskSetAdded(now, s.attempt())
+	case "unschedulable_taskset_removed":
+		m.UnschedulableTaskSetRemoved(now, s.attempt())
+	case "executor_added":
+		m.ExecutorAdded(now, s.str("id"), s.int("rp"))
+	case "executor_removed":
+		m.ExecutorRemoved(now, s.str("id"), s.str("reason"))
+	case "add_executors_to_target":
+		rp := s.int("rp")
+		p := m.profileOf(rp)
+		if p == nil {
+			return fmt.Errorf("no target for ResourceProfile %d", rp)
+		}
+		old := p.target
+		h.lastDelta = m.alloc.addExecutors(p, m.maxNeededFor(p), m)
+		if h.lastDelta != 0 {
+			h.updates[rp] = [2]int{h.lastDelta, old}
+		}
+	case "do_update_request":
+		for rp, u := range h.updates {
+			if p := m.profileOf(rp); p != nil {
+				p.remember(u[0], u[1])
+			}
+		}
+		m.alloc.doUpdateRequest(nanos(now))
+	case "update_and_sync":
+		h.lastDelta = m.alloc.updateAndSync(nanos(now), m)
+	case "adjust_requested_executors":
+		h.lastDelta = m.alloc.updateAndSync(0, m)
+	case "schedule":
+		m.Schedule(now)
+	case "remove_executors":
+		var refs []ExecutorRef
+		for _, id := range s.strs("ids") {
+			refs = append(refs, ExecutorRef{ID: id, ResourceProfileID: s.int("rp")})
+		}
+		h.removed = slices.Clone(m.RemoveExecutors(now, refs))
+	case "on_scheduler_backlogged":
+		m.backlogged(nanos(now))
+	case "on_scheduler_queue_empty":
+		m.queueEmpty()
+	case "reset":
+		m.Reset(now)
+	case "block_updated":
+		level, ok := storageLevels[s.str("level")]
+		if !ok {
+			return fmt.Errorf("unknown storage level %q", s.str("level"))
+		}
+		m.RDDBlockUpdated(now, s.str("executor"), s.int("rdd"), s.int("split"), level)
+	case "unpersist_rdd":
+		m.UnpersistRDD(now, s.int("rdd"))
+	case "job_start":
+		var raw []struct {
+			Stage     int  `json:"stage"`
+			ShuffleID *int `json:"shuffle_id"`
+		}
+		if err := json.Unmarshal(s.Args["stages"], &raw); err != nil {
+			return err
+		}
+		stages := make([]JobStage, len(raw))
+		for i, r := range raw {
+			stages[i] = JobStage{StageID: r.Stage, ShuffleID: -1}
+			if r.ShuffleID != nil {
+				stages[i].ShuffleID = *r.ShuffleID
+			}
+		}
+		m.JobStart(now, s.int("job"), stages)
+	case "job_end":
+		m.JobEnd(now, s.int("job"))
+	case "shuffle_cleaned":
+		m.ShuffleCleaned(now, s.int("shuffle_id"))
+	case "executors_killed":
+		m.monitor.executorsKilled(s.strs("ids"))
+	default:
+		return fmt.Errorf("unknown event kind %q", s.Kind)
+	}
+	return nil
+}
+
+// got computes the value of an expectation field now.
+func (h *harness) got(s step) (any, error) {
+	if s.Field == "construct_error" {
+		return h.constructE, nil
+	}
+	if s.Field == "last_delta" {
+		return h.lastDelta, nil
+	}
+	if s.Field == "removed" {
+		return orEmpty(h.removed), nil
+	}
+	m := h.m
+	if m == nil {
+		return nil, fmt.Errorf("no manager")
+	}
+	rp := DefaultResourceProfileID
+	if s.RP != nil {
+		rp = *s.RP
+	}
+	switch s.Field {
+	case "target":
+		return m.Target(rp), nil
+	case "to_add":
+		return m.NumExecutorsToAdd(rp), nil
+	case "max_needed":
+		return m.MaxNeeded(rp), nil
+	case "add_time":
+		if _, ok := m.AddTime(); ok {
+			return "SET", nil
+		}
+		return "NOT_SET", nil
+	case "add_time_ms":
+		if m.alloc.addTime == notSet {
+			return "NOT_SET", nil
+		}
+		return m.alloc.addTime / 1e6, nil
+	case "pending_to_remove":
+		return orEmpty(m.PendingRemoval()), nil
+	case "pending_to_remove_count", "pending_removal_count":
+		return len(m.PendingRemoval()), nil
+	case "decommissioning":
+		return orEmpty(m.Decommissioning()), nil
+	case "decommissioning_count":
+		return len(m.Decommissioning()), nil
+	case "executor_count":
+		return m.ExecutorCount(), nil
+	case "executor_count_rp":
+		return m.ExecutorCountFor(rp), nil
+	case "rp_of":
+		p, _ := m.ExecutorProfile(s.Executor)
+		return p, nil
+	case "is_idle":
+		return m.IsIdle(s.Executor), nil
+	case "timed_out_at":
+		when := h.clockNS
+		cfg := h.cfg
+		switch s.Deadline {
+		case "", "now":
+		case "idle":
+			when = addSat(addSat(when, int64(cfg.ExecutorIdleTimeout)), 1)
+		case "storage":
+			when = addSat(addSat(when, int64(cfg.CachedExecutorIdleTimeout)), 1)
+		case "shuffle":
+			when = addSat(addSat(when, int64(cfg.ShuffleTrackingTimeout)), 1)
+		default:
+			return nil, fmt.Errorf("unknown deadline %q", s.Deadline)
+		}
+		return orEmpty(m.monitor.timedOutAt(when)), nil
+	case "timed_out":
+		var pairs [][]any
+		for _, r := range m.TimedOutExecutors(h.now()) {
+			pairs = append(pairs, []any{r.ID, r.ResourceProfileID})
+		}
+		if pairs == nil {
+			pairs = [][]any{}
+		}
+		return pairs, nil
+	case "timed_out_ids":
+		var ids []string
+		for _, r := range m.TimedOutExecutors(h.now()) {
+			ids = append(ids, r.ID)
+		}
+		return orEmpty(ids), nil
+	case "timed_out_count":
+		return len(m.TimedOutExecutors(h.now())), nil
+	case "running_tasks":
+		return m.RunningTasks(rp), nil
+	case "request_total_executors_calls":
+		return m.alloc.requestCalls, nil
+	case "metric.numberExecutorsKilledByDriver":
+		return m.RemovalCounters().KilledByDriver, nil
+	case "metric.numberExecutorsExitedUnexpectedly":
+		return m.RemovalCounters().ExitedUnexpectedly, nil
+	case "metric.numberExecutorsGracefullyDecommissioned":
+		return m.RemovalCounters().GracefullyDecommissioned, nil
+	case "metric.numberExecutorsDecommissionUnfinished":
+		return m.RemovalCounters().DecommissionUnfinished, nil
+	}
+	return nil, fmt.Errorf("unknown field %q", s.Field)
+}
+
+func orEmpty(ids []string) []string {
+	if ids == nil {
+		return []string{}
+	}
+	return ids
+}
+
+// normalize turns a Go value or decoded JSON into a comparable JSON form.
+func normalize(v any) any {
+	b, _ := json.Marshal(v)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var out any
+	_ = dec.Decode(&out)
+	return out
+}
+
+func (h *harness) check(s step) (failure, bool) {
+	f := failure{scenario: h.sc.Name, seq: s.Seq, field: s.Field, want: string(s.Value)}
+	gotV, err := h.got(s)
+	if err != nil {
+		f.got = "error: " + err.Error()
+		return f, false
+	}
+	gb, _ := json.Marshal(gotV)
+	f.got = string(gb)
+	dec := json.NewDecoder(bytes.NewReader(s.Value))
+	dec.UseNumber()
+	var want any
+	_ = dec.Decode(&want)
+	got := normalize(gotV)
+	op := s.Op
+	if op == "" {
+		op = "eq"
+		if s.Field == "timed_out_at" {
+			op = "set_eq"
+		}
+	}
+	var ok bool
+	switch op {
+	case "eq":
+		ok = reflect.DeepEqual(got, want)
+	case "set_eq":
+		ok = sameSet(got, want)
+	case "contains", "not_contains":
+		ok = containsAll(got, []any{want}) == (op == "contains")
+	case "contains_all":
+		w, _ := want.([]any)
+		ok = containsAll(got, w)
+	case "contains_none":
+		w, _ := want.([]any)
+		ok = true
+		for _, x := range w {
+			if containsAll(got, []any{x}) {
+				ok = false
+			}
+		}
+	default:
+		f.got = "unknown op " + op
+		return f, false
+	}
+	return f, ok
+}
+
+func keyOf(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func sameSet(a, b any) bool {
+	as, aok := a.([]any)
+	bs, bok := b.([]any)
+	if !aok || !bok {
+		return reflect.DeepEqual(a, b)
+	}
+	ka, kb := make([]string, len(as)), make([]string, len(bs))
+	for i := range as {
+		ka[i] = keyOf(as[i])
+	}
+	for i := range bs {
+		kb[i] = keyOf(bs[i])
+	}
+	sort.Strings(ka)
+	sort.Strings(kb)
+	return slices.Equal(ka, kb)
+}
+
+func containsAll(got any, want []any) bool {
+	gs, ok := got.([]any)
+	if !ok {
+		return false
+	}
+	have := map[string]bool{}
+	for _, g := range gs {
+		have[keyOf(g)] = true
+	}
+	for _, w := range want {
+		if !have[keyOf(w)] {
+			return false
+		}
+	}
+	return true
+}
