@@ -1,0 +1,72 @@
+package exporter
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Spark properties the exporter reads beyond the DRA settings.
+const (
+	keyMaster       = "spark.master"
+	keyReverseProxy = "spark.ui.reverseProxy"
+)
+
+// AppConfig is what the exporter learns from an application's /environment, read once per
+// application: its DRA settings with Spark's defaults, and the two rules of "what an executor
+// holds" (design.md) that depend on them.
+type AppConfig struct {
+	// DRA holds the application's own spark.dynamicAllocation.* settings, spark.executor.cores
+	// and spark.task.cpus, with Spark's defaults for what is unset.
+	DRA DRASettings
+	// Active is true when the application runs Spark's own DRA: enabled, and not a local master
+	// (unless spark.dynamicAllocation.testing is set), as in Spark.
+	Active bool
+	// ShufflePins is true when shuffle output lives on the executors and keeps them: shuffle
+	// tracking on (default true since Spark 3.4, false before), no external shuffle service,
+	// and no remote shuffle storage (Apache Celeborn).
+	ShufflePins bool
+	// DiskCachePins is false when the external shuffle service serves disk-persisted RDD blocks
+	// (spark.shuffle.service.enabled and spark.shuffle.service.fetch.rdd.enabled): then only
+	// memory-resident blocks pin an executor.
+	DiskCachePins bool
+	// Problems joins the values that did not parse (nil if none); they keep Spark's defaults.
+	Problems error
+}
+
+// NewAppConfig reads the explicitly set Spark properties of an application running
+// sparkVersion ("3.3.2", "4.0.0"; "" if unknown). Shuffle tracking defaults to off before 3.4.
+func NewAppConfig(props map[string]string, sparkVersion string) AppConfig {
+	p := props
+	if _, set := props[keyShuffleTracking]; !set && versionBefore(sparkVersion, 3, 4) {
+		p = make(map[string]string, len(props)+1)
+		for k, v := range props {
+			p[k] = v
+		}
+		p[keyShuffleTracking] = "false"
+	}
+	dra, err := parseDRASettings(p)
+	master := strings.TrimSpace(props[keyMaster])
+	local := master == "local" || strings.HasPrefix(master, "local[") || strings.HasPrefix(master, "local-cluster[")
+	return AppConfig{
+		DRA:           dra,
+		Active:        dra.Enabled && (!local || dra.Testing),
+		ShufflePins:   !dra.ShuffleServiceEnabled && dra.ShuffleTrackingEnabled && !usesCeleborn(props),
+		DiskCachePins: !(dra.ShuffleServiceEnabled && dra.ShuffleServiceFetchRDD),
+		Problems:      err,
+	}
+}
+
+// versionBefore reports whether version (major.minor…) is older than major.minor. An
+// unparsable or empty version counts as current (not older).
+func versionBefore(version string, major, minor int) bool {
+	parts := strings.SplitN(version, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma < major || (ma == major && mi < minor)
+}

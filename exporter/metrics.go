@@ -1,0 +1,130 @@
+package exporter
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Label names.
+const (
+	labelAppID     = "app_id"
+	labelAppName   = "app_name"
+	labelNamespace = "namespace"
+	labelPod       = "pod"
+	labelExecutor  = "executor_id"
+	labelDriver    = "driver"
+)
+
+// scope says which labels come before a metric's own: the application's, the executor's
+// (application + executor_id), or the polled driver's (the `driver` target key).
+type scope int
+
+const (
+	scopeApp scope = iota
+	scopeExecutor
+	scopeDriver
+	scopeExporter
+)
+
+// MetricInfo describes one metric the Collector publishes: what docs/metrics.md lists.
+type MetricInfo struct {
+	Name   string
+	Type   string   // "gauge" or "counter"
+	Labels []string // all label names, in order
+	Help   string
+}
+
+type metricDef struct {
+	name   string
+	help   string
+	typ    prometheus.ValueType
+	scope  scope
+	labels []string // beyond the scope's labels
+}
+
+// pollNote is appended to the HELP of the metrics whose accuracy depends on the poll interval.
+const pollNote = " Read at each poll (--spark.poll-interval); may lag by up to one interval."
+
+// The metrics, in publication order. Names in the contracts of design.md and docs/contracts.md
+// §1 must not change.
+var (
+	mUp = metricDef{"spark_up", "1 if the latest poll of this driver read everything it needs, else 0.",
+		prometheus.GaugeValue, scopeApp, nil}
+	mAppInfo = metricDef{"spark_app_info", "Application info; always 1.",
+		prometheus.GaugeValue, scopeApp, []string{"spark_version"}}
+	mPending = metricDef{"spark_dra_pending_tasks",
+		"Tasks of submitted (ACTIVE) stages not yet started: numTasks - numCompletedIndices - numActiveTasks, summed." + pollNote,
+		prometheus.GaugeValue, scopeApp, nil}
+	mRunning = metricDef{"spark_dra_running_tasks", "Tasks running now, speculative copies included." + pollNote,
+		prometheus.GaugeValue, scopeApp, nil}
+	mBacklog = metricDef{"spark_dra_backlog_duration_seconds",
+		"How long pending tasks > 0 has held without a break, 0 when none. Counted from the first poll that saw the backlog, so under-estimated by up to one poll interval; a gap shorter than the interval goes unseen.",
+		prometheus.GaugeValue, scopeApp, nil}
+	mStages = metricDef{"spark_dra_stages_submitted",
+		"Stage attempts the driver lists as submitted (ACTIVE, COMPLETE, FAILED); > 0 ends Spark's initializing phase. After the first one, counted from the active list across polls: a stage shorter than a poll interval may be missed.",
+		prometheus.GaugeValue, scopeApp, nil}
+	mTPE = metricDef{"spark_dra_tasks_per_executor", "spark.executor.cores / spark.task.cpus of the application (integer division).",
+		prometheus.GaugeValue, scopeApp, nil}
+	mMaxNeeded = metricDef{"spark_dra_max_needed_executors",
+		"ceil((pending + running tasks) * executorAllocationRatio / tasks per executor), as Spark's maxNumExecutorsNeeded without speculation.",
+		prometheus.GaugeValue, scopeApp, nil}
+	mExecutors = metricDef{"spark_dra_executors",
+		"Executors of the application by state: busy, shuffle_active (no task but shuffle output a running job may read), idle, idle_cache, idle_shuffle, idle_cache_shuffle." + pollNote,
+		prometheus.GaugeValue, scopeApp, []string{"state"}}
+	mShufflePins = metricDef{"spark_dra_shuffle_pins_executors",
+		"1 when shuffle output lives on the executors and keeps them (shuffle tracking on, no external shuffle service, no Celeborn), else 0.",
+		prometheus.GaugeValue, scopeApp, nil}
+	mCfgEnabled = metricDef{"spark_dra_config_enabled", "1 when the application runs Spark's own DRA (spark.dynamicAllocation.enabled and not a local master).",
+		prometheus.GaugeValue, scopeApp, nil}
+	mCfgMin = metricDef{"spark_dra_config_min_executors", "The application's spark.dynamicAllocation.minExecutors (default 0).",
+		prometheus.GaugeValue, scopeApp, nil}
+	mCfgMax = metricDef{"spark_dra_config_max_executors", "The application's spark.dynamicAllocation.maxExecutors (default 2147483647).",
+		prometheus.GaugeValue, scopeApp, nil}
+	mCfgInitial = metricDef{"spark_dra_config_initial_executors", "Initial executors Spark derives: max(minExecutors, initialExecutors, spark.executor.instances).",
+		prometheus.GaugeValue, scopeApp, nil}
+	mCfgRatio = metricDef{"spark_dra_config_executor_allocation_ratio", "The application's spark.dynamicAllocation.executorAllocationRatio (default 1).",
+		prometheus.GaugeValue, scopeApp, nil}
+	mCfgIdle = metricDef{"spark_dra_config_executor_idle_timeout_seconds", "The application's spark.dynamicAllocation.executorIdleTimeout (default 60).",
+		prometheus.GaugeValue, scopeApp, nil}
+	mCfgCachedIdle = metricDef{"spark_dra_config_cached_executor_idle_timeout_seconds",
+		"The application's spark.dynamicAllocation.cachedExecutorIdleTimeout (default 2147483647, i.e. never).",
+		prometheus.GaugeValue, scopeApp, nil}
+	mCfgShuffleTimeout = metricDef{"spark_dra_config_shuffle_tracking_timeout_seconds",
+		"The application's spark.dynamicAllocation.shuffleTracking.timeout; +Inf when unset (never).",
+		prometheus.GaugeValue, scopeApp, nil}
+
+	mExecInfo = metricDef{"spark_executor_info", "One per live executor (driver row excluded); host is the host part of hostPort (the pod IP on Kubernetes).",
+		prometheus.GaugeValue, scopeExecutor, []string{"host", "resource_profile_id"}}
+	mExecRunning = metricDef{"spark_executor_running_tasks", "Tasks running on the executor now." + pollNote,
+		prometheus.GaugeValue, scopeExecutor, nil}
+	mExecIdle = metricDef{"spark_executor_idle_duration_seconds",
+		"Per executor with no running task: seconds since it last ran a task, or since it registered if it never did. Idle is seen at polls only: an executor whose totalTasks changed between two polls counts as idle from the later one, so this under-estimates by up to one poll interval. holds: none, cache, shuffle, cache_shuffle.",
+		prometheus.GaugeValue, scopeExecutor, []string{"holds"}}
+	mExecShuffleActive = metricDef{"spark_executor_shuffle_active",
+		"1 when the executor has no running task but holds shuffle output while a job is running that may read it, else 0. The REST API does not say which shuffle a job reads, so any running job counts. Only published when shuffle output pins executors.",
+		prometheus.GaugeValue, scopeExecutor, nil}
+	mExecRDDBlocks = metricDef{"spark_executor_rdd_blocks", "Cached RDD blocks on the executor (rddBlocks).",
+		prometheus.GaugeValue, scopeExecutor, nil}
+	mExecMemory = metricDef{"spark_executor_storage_memory_used_bytes", "Storage memory used by cached blocks on the executor (memoryUsed).",
+		prometheus.GaugeValue, scopeExecutor, nil}
+	mExecDisk = metricDef{"spark_executor_disk_used_bytes", "Disk used by cached blocks on the executor (diskUsed).",
+		prometheus.GaugeValue, scopeExecutor, nil}
+	mExecShuffleWrite = metricDef{"spark_executor_shuffle_write_bytes_total",
+		"Shuffle output written by tasks on the executor since it registered (totalShuffleWrite); never decreases, even after the shuffle is cleaned.",
+		prometheus.CounterValue, scopeExecutor, nil}
+
+	mScrapeSuccess = metricDef{"spark_scrape_success", "1 if the latest poll of this driver succeeded, else 0; also for drivers whose application is not known yet.",
+		prometheus.GaugeValue, scopeDriver, nil}
+	mScrapeDuration = metricDef{"spark_scrape_duration_seconds", "How long the latest poll of this driver took (all its REST requests).",
+		prometheus.GaugeValue, scopeDriver, nil}
+	mScrapeErrors = metricDef{"spark_scrape_errors_total",
+		"Failed polls of this driver by reason: timeout, connection, not_found, forbidden, unauthorized, http_status, decode, too_large, credentials.",
+		prometheus.CounterValue, scopeDriver, []string{"reason"}}
+	mTargets = metricDef{"spark_exporter_targets", "Drivers being polled, by discovery source (static, kubernetes, standalone).",
+		prometheus.GaugeValue, scopeExporter, []string{"source"}}
+)
+
+var appMetrics = []metricDef{mUp, mAppInfo, mPending, mRunning, mBacklog, mStages, mTPE, mMaxNeeded, mExecutors,
+	mShufflePins, mCfgEnabled, mCfgMin, mCfgMax, mCfgInitial, mCfgRatio, mCfgIdle, mCfgCachedIdle, mCfgShuffleTimeout}
+
+var executorMetrics = []metricDef{mExecInfo, mExecRunning, mExecIdle, mExecShuffleActive, mExecRDDBlocks,
+	mExecMemory, mExecDisk, mExecShuffleWrite}
+
+var selfMetrics = []metricDef{mScrapeSuccess, mScrapeDuration, mScrapeErrors, mTargets}

@@ -1,0 +1,170 @@
+package exporter
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sparkdra/sparkdra/exporter/sparkapi"
+)
+
+// TargetUpdate is the full set of targets one discovery source knows now. A source sends a new
+// update whenever its set changes; an empty set removes all of its targets.
+type TargetUpdate struct {
+	Source  string
+	Targets []Target
+}
+
+// PollerOptions configures a Poller.
+type PollerOptions struct {
+	// Client issues the REST requests (size cap, credentials).
+	Client *sparkapi.Client
+	// Interval is the time between the starts of two polls of the same driver.
+	Interval time.Duration
+	// RequestTimeout bounds each REST request of a poll.
+	RequestTimeout time.Duration
+	// MaxConcurrent bounds how many drivers are polled at the same time.
+	MaxConcurrent int
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger receives poll failures at debug level; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Poller runs one poll loop per target and writes each poll's snapshot to a Store. A slow or
+// broken driver only delays its own loop.
+type Poller struct {
+	opts   PollerOptions
+	store  *Store
+	sem    chan struct{}
+	loops  map[string]*loop
+	synced atomic.Bool
+}
+
+type loop struct {
+	target Target
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewPoller returns a Poller writing to store.
+func NewPoller(opts PollerOptions, store *Store) *Poller {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Poller{opts: opts, store: store, sem: make(chan struct{}, max(1, opts.MaxConcurrent)),
+		loops: make(map[string]*loop)}
+}
+
+// Synced reports whether the Poller has received targets from every source it was started with
+// (what /readyz answers).
+func (p *Poller) Synced() bool { return p.synced.Load() }
+
+// Run polls the targets of the updates until ctx ends, then stops every loop and returns.
+// sources is the number of discovery sources feeding updates; Synced turns true once each has
+// sent one.
+func (p *Poller) Run(ctx context.Context, sources int, updates <-chan TargetUpdate) {
+	bySource := make(map[string][]Target)
+	defer p.stopAll()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u := <-updates:
+			bySource[u.Source] = u.Targets
+			p.sync(ctx, bySource)
+			if len(bySource) >= sources {
+				p.synced.Store(true)
+			}
+		}
+	}
+}
+
+func (p *Poller) sync(ctx context.Context, bySource map[string][]Target) {
+	want := make(map[string]Target)
+	for _, ts := range bySource {
+		for _, t := range ts {
+			want[t.Key] = t
+		}
+	}
+	for key, l := range p.loops {
+		if t, ok := want[key]; !ok || !t.sameEndpoint(l.target) {
+			l.stop()
+			delete(p.loops, key)
+		}
+	}
+	for key, t := range want {
+		if _, ok := p.loops[key]; ok {
+			continue
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		l := &loop{target: t, cancel: cancel, done: make(chan struct{})}
+		p.loops[key] = l
+		go p.runLoop(lctx, l, newDriver(t))
+	}
+}
+
+func (l *loop) stop() {
+	l.cancel()
+	<-l.done
+}
+
+func (p *Poller) stopAll() {
+	for key, l := range p.loops {
+		l.stop()
+		delete(p.loops, key)
+	}
+}
+
+// runLoop polls d every Interval until ctx ends; when it ends, the target's series go.
+func (p *Poller) runLoop(ctx context.Context, l *loop, d *driver) {
+	defer close(l.done)
+	defer p.store.Delete(l.target.Key)
+	tick := time.NewTicker(p.opts.Interval)
+	defer tick.Stop()
+	for {
+		p.pollOnce(ctx, d)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// pollOnce polls d when a concurrency slot is free and stores the snapshot.
+func (p *Poller) pollOnce(ctx context.Context, d *driver) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	snap, err := d.poll(ctx, p.deps())
+	<-p.sem
+	if ctx.Err() != nil {
+		return // target removed or shutting down: its series are about to go
+	}
+	if err != nil {
+		p.opts.Logger.Debug("poll failed", "driver", d.target.Key, "reason", sparkapi.ReasonOf(err), "err", err)
+	}
+	p.store.Set(snap)
+}
+
+func (p *Poller) deps() pollDeps {
+	return pollDeps{client: p.opts.Client, timeout: p.opts.RequestTimeout, now: p.opts.Now}
+}
+
+// pollAll polls every driver once, MaxConcurrent at a time, and waits: one full poll cycle. The
+// benchmark and the load harness measure it.
+func (p *Poller) pollAll(ctx context.Context, drivers []*driver) {
+	var wg sync.WaitGroup
+	for _, d := range drivers {
+		wg.Go(func() { p.pollOnce(ctx, d) })
+	}
+	wg.Wait()
+}
