@@ -1,0 +1,269 @@
+// Package sparkfake serves recorded Spark REST payloads for many fake drivers on one listener.
+// It stands in for live Spark drivers in the exporter's tests, benchmark and load harness,
+// where hundreds of real drivers cannot run; e2e/ runs the exporter against real Spark.
+//
+// The payloads are built from single objects of Spark's own HistoryServerSuite fixtures
+// (templates/, Apache License 2.0, see ../../testdata/spark/SOURCE.md): every field Spark sends
+// is kept, and only the counters a scenario needs are changed, so decoding costs what it costs
+// against a real driver.
+package sparkfake
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+//go:embed templates/*.json
+var templates embed.FS
+
+// Stage is one ACTIVE stage attempt.
+type Stage struct {
+	ID, Tasks, CompletedIndices, ActiveTasks int
+}
+
+// Executor is one live executor.
+type Executor struct {
+	ID                      string
+	Host                    string
+	ActiveTasks, TotalTasks int
+	RDDBlocks               int
+	MemoryUsed, DiskUsed    int64
+	ShuffleWrite            int64
+	AddTime                 time.Time
+	ResourceProfileID       int
+}
+
+// Driver is the state of one fake driver. Change fields between polls to script a scenario;
+// call Render after changing them.
+type Driver struct {
+	AppID, AppName, SparkVersion string
+	Props                        map[string]string
+	ActiveStages                 []Stage
+	FinishedStages               int
+	RunningJobs                  int
+	Executors                    []Executor
+
+	mu       sync.RWMutex
+	payloads map[string][]byte
+}
+
+// Generate returns a driver running app i with the given numbers of executors (half busy with
+// 4 tasks each, the others idle holding cache, shuffle output, both or nothing) and active
+// stages (each with 100 tasks, 25 done), on Spark 4.0.1 with dynamic allocation on.
+func Generate(i, executors, stages int) *Driver {
+	d := &Driver{
+		AppID:        fmt.Sprintf("app-20261121120000-%04d", i),
+		AppName:      fmt.Sprintf("etl-%d", i),
+		SparkVersion: "4.0.1",
+		Props: map[string]string{
+			"spark.master":                                "spark://master:7077",
+			"spark.dynamicAllocation.enabled":             "true",
+			"spark.dynamicAllocation.minExecutors":        "1",
+			"spark.dynamicAllocation.maxExecutors":        "200",
+			"spark.dynamicAllocation.executorIdleTimeout": "30s",
+			"spark.executor.cores":                        "4",
+			"spark.app.name":                              fmt.Sprintf("etl-%d", i),
+		},
+		FinishedStages: 7,
+		RunningJobs:    1,
+	}
+	for s := range stages {
+		d.ActiveStages = append(d.ActiveStages, Stage{ID: 100 + s, Tasks: 100, CompletedIndices: 25, ActiveTasks: 10})
+	}
+	base := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	for e := range executors {
+		x := Executor{ID: strconv.Itoa(e + 1), Host: fmt.Sprintf("10.%d.%d.%d", i/250, i%250, e+1), TotalTasks: 40,
+			AddTime: base}
+		switch {
+		case e%2 == 0:
+			x.ActiveTasks, x.TotalTasks = 4, 44
+		case e%8 == 1:
+			x.RDDBlocks, x.MemoryUsed = 12, 48<<20
+		case e%8 == 3:
+			x.ShuffleWrite = 512 << 20
+		case e%8 == 5:
+			x.RDDBlocks, x.MemoryUsed, x.ShuffleWrite = 3, 8<<20, 64<<20
+		}
+		d.Executors = append(d.Executors, x)
+	}
+	d.Render()
+	return d
+}
+
+// Render rebuilds the payloads from the fields.
+func (d *Driver) Render() {
+	p := make(map[string][]byte)
+	p["/applications"] = marshal([]any{d.application()})
+	prefix := "/applications/" + d.AppID
+	p[prefix+"/environment"] = marshal(d.environment())
+	p[prefix+"/stages?status=active"] = marshal(d.stages())
+	finished := make([]any, d.FinishedStages)
+	for i := range finished {
+		finished[i] = d.stage(Stage{ID: i, Tasks: 8, CompletedIndices: 8}, "COMPLETE")
+	}
+	p[prefix+"/stages?status=complete&status=failed"] = marshal(finished)
+	jobs := make([]any, d.RunningJobs)
+	for i := range jobs {
+		jobs[i] = d.job(i)
+	}
+	p[prefix+"/jobs?status=running"] = marshal(jobs)
+	p[prefix+"/executors"] = marshal(d.executors())
+	d.mu.Lock()
+	d.payloads = p
+	d.mu.Unlock()
+}
+
+func (d *Driver) application() map[string]any {
+	a := template("application.json")
+	a["id"], a["name"] = d.AppID, d.AppName
+	at := a["attempts"].([]any)[0].(map[string]any)
+	at["completed"], at["appSparkVersion"] = false, d.SparkVersion
+	at["endTime"], at["endTimeEpoch"] = "1969-12-31T23:59:59.999GMT", -1
+	return a
+}
+
+func (d *Driver) environment() map[string]any {
+	keys := sortedKeys(d.Props)
+	pairs := make([][]string, 0, len(keys))
+	for _, k := range keys {
+		pairs = append(pairs, []string{k, d.Props[k]})
+	}
+	return map[string]any{
+		"runtime":           map[string]any{"javaVersion": "17.0.15", "javaHome": "/usr/lib/jvm/java-17", "scalaVersion": "version 2.13.16"},
+		"sparkProperties":   pairs,
+		"hadoopProperties":  [][]string{},
+		"systemProperties":  [][]string{{"java.version", "17.0.15"}},
+		"metricsProperties": [][]string{},
+		"classpathEntries":  [][]string{},
+		"resourceProfiles":  []any{},
+	}
+}
+
+func (d *Driver) stages() []any {
+	out := make([]any, 0, len(d.ActiveStages))
+	for _, s := range d.ActiveStages {
+		out = append(out, d.stage(s, "ACTIVE"))
+	}
+	return out
+}
+
+func (d *Driver) stage(s Stage, status string) map[string]any {
+	m := template("stage.json")
+	m["status"], m["stageId"], m["attemptId"] = status, s.ID, 0
+	m["numTasks"], m["numActiveTasks"] = s.Tasks, s.ActiveTasks
+	m["numCompleteTasks"], m["numCompletedIndices"] = s.CompletedIndices, s.CompletedIndices
+	if status == "ACTIVE" {
+		delete(m, "completionTime")
+	}
+	return m
+}
+
+func (d *Driver) job(i int) map[string]any {
+	m := template("job.json")
+	m["jobId"], m["status"] = 10+i, "RUNNING"
+	m["numActiveStages"], m["numCompletedStages"] = len(d.ActiveStages), 0
+	return m
+}
+
+func (d *Driver) executors() []any {
+	out := make([]any, 0, len(d.Executors)+1)
+	drv := template("executor.json")
+	drv["id"], drv["hostPort"], drv["totalCores"], drv["maxTasks"] = "driver", "10.0.0.1:7079", 0, 0
+	drv["totalTasks"], drv["completedTasks"] = 0, 0
+	out = append(out, drv)
+	for _, x := range d.Executors {
+		m := template("executor.json")
+		m["id"], m["hostPort"] = x.ID, x.Host+":7079"
+		m["totalCores"], m["maxTasks"] = 4, 4
+		m["activeTasks"], m["totalTasks"] = x.ActiveTasks, x.TotalTasks
+		m["completedTasks"], m["failedTasks"] = x.TotalTasks-x.ActiveTasks, 0
+		m["rddBlocks"], m["memoryUsed"], m["diskUsed"] = x.RDDBlocks, x.MemoryUsed, x.DiskUsed
+		m["totalShuffleWrite"] = x.ShuffleWrite
+		m["resourceProfileId"] = x.ResourceProfileID
+		m["addTime"] = x.AddTime.UTC().Format("2006-01-02T15:04:05.000GMT")
+		out = append(out, m)
+	}
+	return out
+}
+
+// ServeHTTP answers /api/v1/... as the driver would; unknown paths get Spark's 404 text.
+func (d *Driver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key := strings.TrimPrefix(r.URL.Path, "/api/v1")
+	if q := r.URL.Query(); len(q["status"]) > 0 {
+		key += "?status=" + strings.ToLower(strings.Join(q["status"], "&status="))
+	}
+	d.mu.RLock()
+	body, ok := d.payloads[key]
+	d.mu.RUnlock()
+	if !ok {
+		http.Error(w, "unknown path: "+r.URL.Path, http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+}
+
+// Fleet serves many drivers on one listener: driver i under /d/<i>/api/v1/..., so a static
+// target URL is http://host:port/d/<i>.
+type Fleet struct {
+	Drivers []*Driver
+}
+
+// ServeHTTP routes /d/<i>/... to driver i.
+func (f *Fleet) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/d/")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	idx, path, _ := strings.Cut(rest, "/")
+	i, err := strconv.Atoi(idx)
+	if err != nil || i < 0 || i >= len(f.Drivers) {
+		http.NotFound(w, r)
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = "/" + path
+	f.Drivers[i].ServeHTTP(w, r2)
+}
+
+func template(name string) map[string]any {
+	b, err := templates.ReadFile("templates/" + name)
+	if err != nil {
+		panic(err) // embedded at build time: cannot fail
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// marshal renders like Spark's Jackson writer does (indented), minus its "key" : value spacing.
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range maps.Keys(m) {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
