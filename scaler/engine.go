@@ -17,7 +17,8 @@ type Engine struct {
 	tpe   int
 
 	cands    []removalCandidate
-	idx      []int // cands[i] ↔ Executors[idx[i]]
+	idx      []int // cands[i] ↔ verdicts[idx[i]]
+	order    []int // verdict k ↔ obs.Executors[order[k]]
 	rverdict []RemovalVerdict
 	verdicts []ExecutorVerdict
 	remove   []string
@@ -128,7 +129,6 @@ func (e *Engine) Step(obs *Observation, now time.Time) Decision {
 			v.State = ExecutorKeptForTarget
 		}
 	}
-	slices.SortFunc(e.verdicts, func(x, y ExecutorVerdict) int { return compareIDs(x.ID, y.ID) })
 
 	target := a.totalTarget()
 	live := len(obs.Executors)
@@ -152,18 +152,27 @@ func (e *Engine) Step(obs *Observation, now time.Time) Decision {
 	return d
 }
 
-// collectTimedOut builds one verdict per observed executor and the list of
-// timed-out ones in Spark's order (ExecutorMonitor.timedOutExecutors).
+// collectTimedOut builds one verdict per observed executor, in id order
+// (as strings), and the timed-out ones in Spark's order
+// (ExecutorMonitor.timedOutExecutors). An observation already sorted by id
+// costs one pass; otherwise an index permutation is sorted.
 func (e *Engine) collectTimedOut(now int64) {
 	cfg := &e.alloc.cfg
 	tracking := cfg.ShuffleTracking()
-	e.verdicts = slices.Grow(e.verdicts[:0], len(e.obs.Executors))[:len(e.obs.Executors)]
+	xs := e.obs.Executors
+	e.order = e.order[:0]
+	for i := range xs {
+		e.order = append(e.order, i)
+	}
+	if !slices.IsSortedFunc(xs, func(a, b ExecutorObservation) int { return compareIDs(a.ID, b.ID) }) {
+		slices.SortFunc(e.order, func(a, b int) int { return compareIDs(xs[a].ID, xs[b].ID) })
+	}
+	e.verdicts = slices.Grow(e.verdicts[:0], len(xs))[:len(xs)]
 	e.cands, e.idx = e.cands[:0], e.idx[:0]
-	for i := range e.obs.Executors {
-		x := &e.obs.Executors[i]
-		shuffles := tracking && x.Holds&HoldsShuffle != 0
-		to := executorTimeout(int64(cfg.ExecutorIdleTimeout), int64(cfg.CachedExecutorIdleTimeout),
-			int64(cfg.ShuffleTrackingTimeout), x.Holds&HoldsCache != 0, shuffles)
+	idle, storage, shuffle := int64(cfg.ExecutorIdleTimeout), int64(cfg.CachedExecutorIdleTimeout), int64(cfg.ShuffleTrackingTimeout)
+	for k, i := range e.order {
+		x := &xs[i]
+		to := executorTimeout(idle, storage, shuffle, x.Holds&HoldsCache != 0, tracking && x.Holds&HoldsShuffle != 0)
 		v := ExecutorVerdict{ID: x.ID, Host: x.Host, Holds: x.Holds, Timeout: time.Duration(to)}
 		switch {
 		case x.RunningTasks > 0:
@@ -177,19 +186,10 @@ func (e *Engine) collectTimedOut(now int64) {
 			idleStart := addSat(now, -int64(max(0, x.IdleDuration)))
 			if idleDeadline(idleStart, to) <= now {
 				e.cands = append(e.cands, removalCandidate{id: x.ID, rp: DefaultResourceProfileID})
-				e.idx = append(e.idx, i)
+				e.idx = append(e.idx, k)
 			}
 		}
-		e.verdicts[i] = v
-	}
-	// Sort candidates by id as strings, keeping idx aligned.
-	if len(e.cands) > 1 {
-		slices.SortFunc(e.idx, func(a, b int) int {
-			return compareIDs(e.obs.Executors[a].ID, e.obs.Executors[b].ID)
-		})
-		for k, i := range e.idx {
-			e.cands[k] = removalCandidate{id: e.obs.Executors[i].ID, rp: DefaultResourceProfileID}
-		}
+		e.verdicts[k] = v
 	}
 }
 
