@@ -1,0 +1,35 @@
+# k8s room: the KEDA half for real. A real control plane (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler), KWOK as the node agent and the real KEDA operator and
+# metrics adapter, all on loopback, with spark-dra-exporter and spark-dra-scaler as local
+# processes; the shipped manifests drive a worker Deployment. See e2e/k8s/doc.go.
+#
+#   make k8s-tools      builds the control plane, KWOK and KEDA from e2e/tools (its own go.mod)
+#                       into $(CACHE_DIR)/k8s-tools/<hash>/bin; about 20 min cold on 2 cores,
+#                       0 s when cached
+#   make e2e-k8s        the scenarios; writes e2e/out/k8s-summary.json and e2e/out/k8s/*.log
+#   make e2e-k8s-smoke  only the stack check (a constant external metric scales a Deployment)
+
+K8S_TIMEOUT ?= 20m
+K8S_BIN     ?= $(CACHE_DIR)/k8s/bin
+K8S_OUT     ?= $(CURDIR)/e2e/out
+
+.PHONY: k8s-tools k8s-bins e2e-k8s e2e-k8s-smoke
+
+k8s-tools:
+	@GO="$(GO)" bash e2e/tools/build.sh "$(CACHE_DIR)" >/dev/null
+
+# The binaries under test, built from this checkout.
+k8s-bins:
+	@mkdir -p "$(K8S_BIN)"
+	$(GO) build -o "$(K8S_BIN)/" ./cmd/spark-dra-exporter ./cmd/spark-dra-scaler
+
+K8S_ENV = SPARKDRA_K8S_TOOLS="$$(GO="$(GO)" bash e2e/tools/build.sh "$(CACHE_DIR)" 2>/dev/null)" \
+	SPARKDRA_K8S_BIN="$(K8S_BIN)" SPARKDRA_E2E_OUT="$(K8S_OUT)"
+
+e2e-k8s: k8s-tools k8s-bins
+	@mkdir -p "$(K8S_OUT)"
+	$(K8S_ENV) $(GO) test -tags e2e_k8s -count=1 -timeout $(K8S_TIMEOUT) -v ./e2e/k8s/ 2>&1 | tee "$(K8S_OUT)/k8s-e2e.log"
+
+e2e-k8s-smoke: k8s-tools
+	@mkdir -p "$(K8S_OUT)"
+	$(K8S_ENV) $(GO) test -tags e2e_k8s -count=1 -timeout 5m -v -run TestStackSmoke ./e2e/k8s/
