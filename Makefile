@@ -18,7 +18,7 @@ CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/sparkdra
 
 TEST_TARGETS :=
 
-.PHONY: test check fmt-check vet unit bench
+.PHONY: test check fmt-check vet unit bench conformance
 test: check unit
 
 check: fmt-check vet
@@ -35,6 +35,11 @@ unit:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Spark's own DRA test scenarios against the engine; prints one line per failing
+# expectation and "conformance: N passed, M failed". DRA_SCENARIOS overrides the file.
+conformance:
+	$(GO) test -count=1 -run TestConformance -v ./scaler/ | grep -vE '^(=== RUN|--- PASS|PASS$$)'
 
 -include mk/*.mk
 

@@ -338,8 +338,8 @@ func (m *Manager) ExecutorCount() int { return len(m.monitor.executors) }
 // ExecutorCountFor returns the executors the monitor tracks for rp.
 func (m *Manager) ExecutorCountFor(rp int) int { return m.monitor.rpCount[rp] }
 
-// PendingTasks, PendingSpeculativeTasks and RunningTasks return the
-// listener's task counts for rp.
+// PendingTasks returns the listener's pending tasks of rp: tasks of
+// registered stage attempts not started yet (docs/spark-dra.md §2).
 func (m *Manager) PendingTasks(rp int) int { return m.pendingTasks(rp) }
 
 // PendingSpeculativeTasks returns submitted, not started speculative tasks of rp.
