@@ -212,6 +212,9 @@ func (a *allocator) addExecutors(p *profileState, need int, d demand) int {
 	}
 	// Don't ramp up to executors we already have (target < live executors).
 	t := max(old, d.executorCount(p.id)) + p.toAdd
+	if a.cfg.Policy.rampsToNeed() {
+		t = need
+	}
 	t = min(t, need)
 	t = max(min(t, a.cfg.MaxExecutors), a.cfg.MinExecutors)
 	p.target = t

@@ -97,6 +97,9 @@ type Config struct {
 	ExecutorCores int
 	// TaskCPUs is spark.task.cpus (default 1).
 	TaskCPUs int
+	// Policy is sparkdra's allocation policy (key "policy"; policy.go).
+	// The empty Policy is PolicySpark.
+	Policy Policy
 }
 
 // DefaultConfig returns Spark's defaults (docs/spark-dra.md §1).
@@ -228,6 +231,7 @@ func (c Config) Validate() error {
 	if c.ExecutorCores > 0 && c.TaskCPUs > 0 && c.ExecutorCores < c.TaskCPUs {
 		add("The number of cores per executor (=%d) has to be >= the number of cpus per task = %d.", c.ExecutorCores, c.TaskCPUs)
 	}
+	errs = append(errs, c.Policy.validate())
 	return errors.Join(errs...)
 }
 
@@ -266,6 +270,7 @@ func ParseConfig(props map[string]string) (Config, error) {
 	p.boolean(KeyTesting, &c.Testing)
 	p.integer(KeyExecutorCores, &c.ExecutorCores)
 	p.integer(KeyTaskCPUs, &c.TaskCPUs)
+	p.policy(&c.Policy)
 	c.ReliableShuffleStorage = usesCeleborn(props)
 	if err := c.Validate(); err != nil {
 		p.errs = append(p.errs, err)

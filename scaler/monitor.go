@@ -86,7 +86,7 @@ func newMonitor(cfg Config) monitor {
 	return monitor{
 		idleTimeout:         int64(cfg.ExecutorIdleTimeout),
 		storageTimeout:      int64(cfg.CachedExecutorIdleTimeout),
-		shuffleTimeout:      int64(cfg.ShuffleTrackingTimeout),
+		shuffleTimeout:      int64(cfg.shuffleTimeout()),
 		fetchFromShuffleSvc: cfg.ShuffleServiceEnabled && cfg.ShuffleServiceFetchRDDEnabled,
 		shuffleTracking:     cfg.ShuffleTracking(),
 		executors:           map[string]*tracker{},

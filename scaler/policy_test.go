@@ -1,0 +1,146 @@
+package scaler
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParsePolicy(t *testing.T) {
+	cases := map[string]struct {
+		props map[string]string
+		want  Policy
+	}{
+		"absent is spark":        {map[string]string{}, ""},
+		"spark":                  {map[string]string{KeyPolicy: "spark"}, PolicySpark},
+		"ramp":                   {map[string]string{KeyPolicy: "ramp"}, PolicyRamp},
+		"release, trimmed":       {map[string]string{KeyPolicy: " release "}, PolicyRelease},
+		"lean, case-insensitive": {map[string]string{KeyPolicy: "LEAN"}, PolicyLean},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := ParseConfig(c.props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Policy != c.want || cfg.Policy.String() == "" {
+				t.Fatalf("policy %q (%s), want %q", cfg.Policy, cfg.Policy, c.want)
+			}
+		})
+	}
+}
+
+func TestUnknownPolicyNamesKeyValueAndChoices(t *testing.T) {
+	_, err := ParseConfig(map[string]string{KeyPolicy: "fastest"})
+	want := `policy ("fastest") must be one of spark, ramp, release, lean`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want it to contain %q", err, want)
+	}
+}
+
+// Under "ramp" the first add goes straight to the need; under "spark" it
+// adds one (docs/spark-dra.md §5).
+func TestRampPolicyJumpsToNeed(t *testing.T) {
+	for _, c := range []struct {
+		policy Policy
+		want   []int // target after 1 s, 2 s, 3 s of backlog
+	}{
+		{PolicySpark, []int{1, 3, 7}},
+		{PolicyRamp, []int{20, 20, 20}},
+		{PolicyLean, []int{20, 20, 20}},
+	} {
+		t.Run(string(c.policy), func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Policy = c.policy
+			m, err := NewManager(cfg, ManagerOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.StageSubmitted(t0, StageAttempt{StageID: 0}, 20, DefaultResourceProfileID)
+			e, _ := NewEngine(cfg)
+			for i, want := range c.want {
+				now := t0.Add(time.Duration(i+1) * time.Second)
+				m.Schedule(now)
+				obs := m.Observation(now)
+				d := e.Step(&obs, now)
+				if got := m.TotalTarget(); got != want || d.Target != want {
+					t.Fatalf("after %v: manager target %d, engine %d, want %d", now.Sub(t0), got, d.Target, want)
+				}
+			}
+		})
+	}
+}
+
+// An executor that wrote shuffle output for a job that has ended: Spark
+// keeps it for shuffleTracking.timeout (never, by default); "release" lets
+// it go at the idle timeout, but only when decommissioning migrates the
+// output (docs/spark-dra.md §6).
+func TestReleasePolicyFreesFinishedShuffleOnlyWithMigration(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		policy  Policy
+		decomm  bool
+		removed bool
+	}{
+		{"spark keeps it", PolicySpark, true, false},
+		{"release without migration keeps it", PolicyRelease, false, false},
+		{"release with migration frees it", PolicyRelease, true, true},
+		{"lean with migration frees it", PolicyLean, true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			props := map[string]string{KeyPolicy: string(c.policy), KeyExecutorIdleTimeout: "10s"}
+			if c.decomm {
+				props[KeyDecommissionEnabled] = "true"
+			}
+			cfg, err := ParseConfig(props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, _ := NewManager(cfg, ManagerOptions{})
+			sa := StageAttempt{StageID: 1}
+			m.ExecutorAdded(t0, "1", DefaultResourceProfileID)
+			m.JobStart(t0, 7, []JobStage{{StageID: 1, ShuffleID: 3}})
+			m.StageSubmitted(t0, sa, 1, DefaultResourceProfileID)
+			m.TaskStart(t0, sa, 0, "1", false)
+			end := t0.Add(time.Second)
+			m.TaskEnd(end, sa, 0, "1", false, TaskSuccess)
+			m.StageCompleted(end, sa)
+			m.JobEnd(end, 7)
+			now := end.Add(11 * time.Second)
+			obs := m.Observation(now)
+			removed := m.Schedule(now)
+			if obs.Executors[0].Holds != HoldsShuffle {
+				t.Fatalf("executor holds %v, want shuffle", obs.Executors[0].Holds)
+			}
+			e, _ := NewEngine(cfg)
+			d := e.Step(&obs, now)
+			if (len(removed) == 1) != c.removed || (len(d.Remove) == 1) != c.removed {
+				t.Fatalf("manager removed %v, engine %v; want removed=%v", removed, d.Remove, c.removed)
+			}
+		})
+	}
+}
+
+// The property test of the two layers (property_test.go) under every
+// policy, with decommissioning on half the time so "release" acts.
+func TestPropertyRandomHistoriesUnderPolicies(t *testing.T) {
+	histories := 120
+	if testing.Short() {
+		histories = 20
+	}
+	for seed := range uint64(histories) {
+		s := newAppSim(t, seed)
+		pr := rand.New(rand.NewPCG(seed, 7))
+		s.cfg.Policy = Policies()[pr.IntN(len(Policies()))]
+		s.cfg.DecommissionEnabled = pr.IntN(2) == 0
+		if err := s.cfg.Validate(); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		s.m, _ = NewManager(s.cfg, ManagerOptions{})
+		s.e, _ = NewEngine(s.cfg)
+		for range 400 {
+			s.step()
+		}
+	}
+}
