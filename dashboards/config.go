@@ -1,0 +1,124 @@
+package dashboards
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"sigs.k8s.io/yaml"
+)
+
+// Config holds what a user tunes in the generated dashboards and alerting rules: label selectors
+// and alert thresholds. It plays the part of a monitoring mixin's _config: regenerate with
+// `go run ./dashboards/cmd/gen -config my.yaml` to change it. Durations use Prometheus' syntax
+// ("90s", "15m", "1h") in YAML.
+type Config struct {
+	// ExporterSelector is added to every selector of spark-dra-exporter series, e.g.
+	// `job="spark-dra-exporter"`. Empty matches the metric names alone.
+	ExporterSelector string `json:"exporterSelector"`
+	// ScalerSelector is added to every selector of spark-dra-scaler series.
+	ScalerSelector string `json:"scalerSelector"`
+	// RunbookBaseURL is the URL of docs/runbook.md; each alert's runbook_url is
+	// RunbookBaseURL + "#" + the lower-cased alert name.
+	RunbookBaseURL string `json:"runbookBaseURL"`
+	// IdleCostResolution is the step of the subquery that integrates idle executors over the
+	// dashboard range into idle executor-seconds.
+	IdleCostResolution model.Duration `json:"idleCostResolution"`
+
+	// ShuffleIdleThreshold: an executor idle longer than this while it holds shuffle data
+	// counts as pinned by shuffle (alert SparkDRAExecutorsPinnedByShuffle).
+	ShuffleIdleThreshold model.Duration `json:"shuffleIdleThreshold"`
+	// ShuffleIdleFor is that alert's `for:`.
+	ShuffleIdleFor model.Duration `json:"shuffleIdleFor"`
+	// CacheIdleThreshold: an executor idle longer than this while it holds cached blocks
+	// (alert SparkDRAExecutorsIdleWithCache).
+	CacheIdleThreshold model.Duration `json:"cacheIdleThreshold"`
+	// CacheIdleFor is that alert's `for:`.
+	CacheIdleFor model.Duration `json:"cacheIdleFor"`
+	// BacklogThreshold: a backlog at least this old while the application runs its
+	// maxExecutors (alert SparkDRABacklogAtMaxExecutors).
+	BacklogThreshold model.Duration `json:"backlogThreshold"`
+	// BacklogFor is that alert's `for:`.
+	BacklogFor model.Duration `json:"backlogFor"`
+	// BelowTargetFor is how long live executors may stay below DRA's target
+	// (alert SparkDRAExecutorsBelowTarget).
+	BelowTargetFor model.Duration `json:"belowTargetFor"`
+	// DriverDownFor is how long a driver may stay unscrapeable (alert SparkDriverUnreachable).
+	DriverDownFor model.Duration `json:"driverDownFor"`
+	// StaleThreshold: a scaler decision based on an observation older than this is stale
+	// (alert SparkDRAScalerStale).
+	StaleThreshold model.Duration `json:"staleThreshold"`
+	// StaleFor is that alert's `for:`.
+	StaleFor model.Duration `json:"staleFor"`
+}
+
+// DefaultConfig returns the configuration the committed dashboards and rules are generated from.
+func DefaultConfig() Config {
+	return Config{
+		RunbookBaseURL:       "https://github.com/sparkdra/sparkdra/blob/main/docs/runbook.md",
+		IdleCostResolution:   model.Duration(30 * time.Second),
+		ShuffleIdleThreshold: model.Duration(15 * time.Minute),
+		ShuffleIdleFor:       model.Duration(5 * time.Minute),
+		CacheIdleThreshold:   model.Duration(30 * time.Minute),
+		CacheIdleFor:         model.Duration(5 * time.Minute),
+		BacklogThreshold:     model.Duration(time.Minute),
+		BacklogFor:           model.Duration(10 * time.Minute),
+		BelowTargetFor:       model.Duration(15 * time.Minute),
+		DriverDownFor:        model.Duration(5 * time.Minute),
+		StaleThreshold:       model.Duration(time.Minute),
+		StaleFor:             model.Duration(2 * time.Minute),
+	}
+}
+
+// LoadConfig reads a YAML file over DefaultConfig: keys it leaves out keep their defaults, an
+// unknown key is an error. The result is validated.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return cfg, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports every invalid field at once.
+func (c Config) Validate() error {
+	var errs []error
+	positive := []struct {
+		name string
+		d    model.Duration
+	}{
+		{"idleCostResolution", c.IdleCostResolution},
+		{"shuffleIdleThreshold", c.ShuffleIdleThreshold},
+		{"cacheIdleThreshold", c.CacheIdleThreshold},
+		{"backlogThreshold", c.BacklogThreshold},
+		{"staleThreshold", c.StaleThreshold},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be > 0, got %s", p.name, p.d))
+		}
+	}
+	nonNegative := []struct {
+		name string
+		d    model.Duration
+	}{
+		{"shuffleIdleFor", c.ShuffleIdleFor}, {"cacheIdleFor", c.CacheIdleFor},
+		{"backlogFor", c.BacklogFor}, {"belowTargetFor", c.BelowTargetFor},
+		{"driverDownFor", c.DriverDownFor}, {"staleFor", c.StaleFor},
+	}
+	for _, p := range nonNegative {
+		if p.d < 0 {
+			errs = append(errs, fmt.Errorf("%s must be >= 0, got %s", p.name, p.d))
+		}
+	}
+	if c.RunbookBaseURL == "" {
+		errs = append(errs, errors.New("runbookBaseURL must not be empty"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,105 @@
+package dashboards
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/grafana/grafana-foundation-sdk/go/common"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+)
+
+// OverviewUID is the Grafana UID of the Spark DRA overview dashboard.
+const OverviewUID = "spark-dra-overview"
+
+// appLabels are the labels that identify one Spark application.
+const appLabels = "namespace, app_name, app_id"
+
+// appLegend names an application in legends.
+const appLegend = "{{app_name}} {{app_id}}"
+
+// overview builds the "Spark DRA overview" dashboard: demand, executors and what idle capacity
+// costs, per application.
+func overview(cfg Config) (*dashboard.DashboardBuilder, []Query) {
+	b := &board{uid: OverviewUID}
+	sel := matchers(cfg.ExporterSelector, `namespace=~"$namespace"`, `app_name=~"$application"`)
+
+	d := dashboard.NewDashboardBuilder("Spark DRA overview").
+		Uid(OverviewUID).
+		Description("Spark Dynamic Resource Allocation per application: backlog, executors by state, and what idle executors cost. Data: spark-dra-exporter (and spark-dra-scaler for the DRA target).").
+		Tags([]string{"spark", "sparkdra"}).
+		Refresh("30s").
+		Time("now-3h", "now").
+		Timezone(common.TimeZoneBrowser).
+		Tooltip(dashboard.DashboardCursorSyncCrosshair).
+		WithVariable(datasourceVariable()).
+		WithVariable(labelVariable("namespace", "namespace", "spark_dra_pending_tasks", cfg.ExporterSelector, "Namespace")).
+		WithVariable(labelVariable("application", "app_name", "spark_dra_pending_tasks",
+			matchers(cfg.ExporterSelector, `namespace=~"$namespace"`), "Application"))
+
+	d = demandRow(d, b, sel)
+	d = executorsRow(d, b, cfg, sel)
+	d = idleRow(d, b, cfg, sel)
+	return d, b.queries
+}
+
+func demandRow(d *dashboard.DashboardBuilder, b *board, sel string) *dashboard.DashboardBuilder {
+	const tasks, backlog = "Pending and running tasks", "Backlog duration"
+	return d.WithRow(dashboard.NewRowBuilder("Demand")).
+		WithPanel(timeSeries(tasks,
+			"Tasks of submitted stages not yet started (pending) and tasks running now, speculative copies included (running). DRA sizes the application from their sum.",
+			"short").
+			WithTarget(b.target(tasks, "A", fmt.Sprintf("sum by (%s) (spark_dra_pending_tasks{%s})", appLabels, sel), "pending "+appLegend, RequiresSparkdra)).
+			WithTarget(b.target(tasks, "B", fmt.Sprintf("sum by (%s) (spark_dra_running_tasks{%s})", appLabels, sel), "running "+appLegend, RequiresSparkdra))).
+		WithPanel(timeSeries(backlog,
+			"How long pending tasks have waited without a break. DRA asks for more executors once this passes spark.dynamicAllocation.schedulerBacklogTimeout (1s by default), and again every sustainedSchedulerBacklogTimeout.",
+			"s").
+			WithTarget(b.target(backlog, "A", fmt.Sprintf("max by (%s) (spark_dra_backlog_duration_seconds{%s})", appLabels, sel), appLegend, RequiresSparkdra)))
+}
+
+func executorsRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) *dashboard.DashboardBuilder {
+	const sizes, states = "Max needed vs DRA target vs actual executors", "Executors by state"
+	soSel := matchers(cfg.ScalerSelector, `scaledobject_namespace=~"$namespace"`)
+	return d.WithRow(dashboard.NewRowBuilder("Executors")).
+		WithPanel(timeSeries(sizes,
+			"Max needed: ceil((pending + running) × executorAllocationRatio / tasks per executor), the most DRA would ever ask for now. "+
+				"DRA target: numExecutorsTarget of spark-dra-scaler, one line per ScaledObject (a ScaledObject may serve several applications). "+
+				"Applications that run Spark's own DRA have no target line: the driver keeps its target to itself. "+
+				"Actual: executors alive now. maxExecutors: the application's spark.dynamicAllocation.maxExecutors, when set.",
+			"short").
+			WithTarget(b.target(sizes, "A", fmt.Sprintf("max by (%s) (spark_dra_max_needed_executors{%s})", appLabels, sel), "max needed "+appLegend, RequiresSparkdra)).
+			WithTarget(b.target(sizes, "B", fmt.Sprintf("max by (scaledobject_namespace, scaledobject) (spark_dra_scaler_target_executors{%s})", soSel), "DRA target {{scaledobject_namespace}}/{{scaledobject}}", RequiresSparkdra)).
+			WithTarget(b.target(sizes, "C", fmt.Sprintf("sum by (%s) (spark_dra_executors{%s})", appLabels, sel), "actual "+appLegend, RequiresSparkdra)).
+			// Spark's default maxExecutors is Int.MaxValue: leave that out, it would flatten the chart.
+			WithTarget(b.target(sizes, "D", fmt.Sprintf("max by (%s) (spark_dra_config_max_executors{%s}) < 2147483647", appLabels, sel), "maxExecutors "+appLegend, RequiresSparkdra))).
+		WithPanel(stacked(timeSeries(states,
+			"busy: running tasks. shuffle_active: no task, but holds shuffle output of a running job (Spark does not count it idle). "+
+				"idle: removable after executorIdleTimeout. idle_cache: held by cachedExecutorIdleTimeout. "+
+				"idle_shuffle, idle_cache_shuffle: kept because they hold shuffle data (shuffle tracking without an external or remote shuffle service).",
+			"short")).
+			WithTarget(b.target(states, "A", fmt.Sprintf("sum by (%s, state) (spark_dra_executors{%s})", appLabels, sel), "{{app_name}} {{state}}", RequiresSparkdra)))
+}
+
+func idleRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) *dashboard.DashboardBuilder {
+	const total, perApp, longest = "Idle executor-seconds", "Idle executor-seconds by application and state", "Longest-idle executors"
+	step := time.Duration(cfg.IdleCostResolution)
+	// Integrate the number of idle executors over the range: a subquery samples it every step
+	// and sum_over_time × step gives executor-seconds. Series of finished applications are
+	// stale, not extended, so an application counts only while it lived.
+	integral := func(by string) string {
+		return fmt.Sprintf("sum by (%s) (sum_over_time((sum by (%s) (spark_dra_executors{%s, state=~\"idle.*\"}))[$__range:%s])) * %g",
+			by, by, sel, cfg.IdleCostResolution, step.Seconds())
+	}
+	idleDesc := fmt.Sprintf("Executor-seconds spent idle over the dashboard's time range: what idle capacity costs. "+
+		"Idle executors are sampled every %s and summed (resolution ±%s per idle spell). "+
+		"Includes executors kept for cache or shuffle data; shuffle_active executors are not idle.", cfg.IdleCostResolution, cfg.IdleCostResolution)
+	return d.WithRow(dashboard.NewRowBuilder("Idle capacity")).
+		WithPanel(singleStat(total, idleDesc, "s").
+			WithTarget(b.target(total, "A", fmt.Sprintf("sum(%s)", integral(appLabels)), "", RequiresSparkdra).Instant())).
+		WithPanel(barGauge(perApp, idleDesc, "s").
+			WithTarget(b.target(perApp, "A", integral(appLabels+", state"), "{{app_name}} {{app_id}} {{state}}", RequiresSparkdra).Instant())).
+		WithPanel(tablePanel(longest,
+			"Executors with no running task, longest idle first, and what keeps them: holds = none (removable after executorIdleTimeout), cache, shuffle or cache_shuffle.").
+			WithTarget(b.tableTarget(longest, "A",
+				fmt.Sprintf("topk(20, max by (%s, executor_id, holds) (spark_executor_idle_duration_seconds{%s}))", appLabels, sel))).
+			Unit("s"))
+}

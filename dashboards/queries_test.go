@@ -1,0 +1,164 @@
+package dashboards
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// knownMetrics are the series the dashboards and rules may read: docs/contracts.md §1 (exporter)
+// and §2 (scaler self-metrics), plus kube-state-metrics' HPA status.
+var knownMetrics = map[string]bool{
+	"spark_up": true, "spark_dra_pending_tasks": true, "spark_dra_running_tasks": true,
+	"spark_dra_backlog_duration_seconds": true, "spark_dra_tasks_per_executor": true,
+	"spark_dra_max_needed_executors": true, "spark_dra_stages_submitted": true, "spark_dra_executors": true,
+	"spark_executor_info": true, "spark_executor_running_tasks": true,
+	"spark_executor_idle_duration_seconds": true, "spark_executor_shuffle_active": true,
+	"spark_dra_config_min_executors": true, "spark_dra_config_max_executors": true,
+	"spark_dra_config_enabled": true, "spark_app_info": true,
+
+	"spark_dra_scaler_desired_executors": true, "spark_dra_scaler_target_executors": true,
+	"spark_dra_scaler_max_needed_executors": true, "spark_dra_scaler_live_executors": true,
+	"spark_dra_scaler_removable_executors": true, "spark_dra_scaler_desired_replicas": true,
+	"spark_dra_scaler_observation_age_seconds": true, "spark_dra_scaler_decisions_total": true,
+	"spark_dra_scaler_errors_total": true, "spark_dra_scaler_prometheus_query_duration_seconds_bucket": true,
+	"spark_dra_scaler_scaledobjects": true,
+
+	"kube_horizontalpodautoscaler_status_current_replicas": true,
+}
+
+// TestEveryQueryParses runs each dashboard and rule expression through Prometheus' own PromQL
+// parser and checks that it reads only metrics the contracts define.
+func TestEveryQueryParses(t *testing.T) {
+	qs, err := Queries(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) < 30 {
+		t.Fatalf("Queries returned %d expressions, want every panel target and rule (>= 30)", len(qs))
+	}
+	p := parser.NewParser(parser.Options{})
+	seen := map[string]bool{}
+	for _, q := range qs {
+		if seen[q.Source] {
+			t.Errorf("two queries share the source %q", q.Source)
+		}
+		seen[q.Source] = true
+		expr, err := p.ParseExpr(q.Concrete())
+		if err != nil {
+			t.Errorf("%s: %v\n%s", q.Source, err, q.Concrete())
+			continue
+		}
+		parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok && !knownMetrics[vs.Name] {
+				t.Errorf("%s reads %q, which no contract defines", q.Source, vs.Name)
+			}
+			return nil
+		})
+		if q.Requires == RequiresSparkdra && strings.Contains(q.Expr, "kube_") {
+			t.Errorf("%s reads kube-state-metrics but does not say so in Requires", q.Source)
+		}
+	}
+}
+
+func TestConcreteReplacesGrafanaVariables(t *testing.T) {
+	q := Query{Expr: `sum_over_time(x{namespace=~"$namespace", app_name=~"${application}"}[$__range:30s]) + rate(y[$__rate_interval]) + label_replace(z, "a", "$1", "b", "(.*)")`}
+	want := `sum_over_time(x{namespace=~".*", app_name=~".*"}[1h:30s]) + rate(y[1m]) + label_replace(z, "a", "$1", "b", "(.*)")`
+	if got := q.Concrete(); got != want {
+		t.Errorf("Concrete() =\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestParserRejectsBrokenQuery shows that the parse test can fail.
+func TestParserRejectsBrokenQuery(t *testing.T) {
+	if _, err := parser.NewParser(parser.Options{}).ParseExpr(`sum by (app_id) (spark_dra_executors{state=~"idle.*"}[$__range:30s])`); err == nil {
+		t.Fatal("an expression with an unreplaced Grafana variable parsed")
+	}
+}
+
+// dashboardJSON is the part of a Grafana dashboard the structure tests read.
+type grafanaDashboard struct {
+	UID        string `json:"uid"`
+	Templating struct {
+		List []struct {
+			Name  string `json:"name"`
+			Type  string `json:"type"`
+			Query any    `json:"query"`
+		} `json:"list"`
+	} `json:"templating"`
+	Panels []struct {
+		ID         int    `json:"id"`
+		Type       string `json:"type"`
+		Title      string `json:"title"`
+		Datasource *struct {
+			UID string `json:"uid"`
+		} `json:"datasource"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+var labelValuesRE = regexp.MustCompile(`^label_values\((.+), (\w+)\)$`)
+
+func TestDashboardsStructure(t *testing.T) {
+	for path, wantVars := range map[string][]string{
+		OverviewPath: {"datasource", "namespace", "application"},
+		ScalerPath:   {"datasource", "namespace", "scaledobject"},
+	} {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(repoRoot, path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d grafanaDashboard
+			if err := json.Unmarshal(data, &d); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, v := range d.Templating.List {
+				names = append(names, v.Name)
+				if v.Type != "query" {
+					continue
+				}
+				// label_values(selector, label) is Grafana's, not PromQL; its selector must parse.
+				m := labelValuesRE.FindStringSubmatch(v.Query.(string))
+				if m == nil {
+					t.Errorf("variable %s: query %q is not label_values(selector, label)", v.Name, v.Query)
+					continue
+				}
+				if _, err := parser.NewParser(parser.Options{}).ParseExpr(Query{Expr: m[1]}.Concrete()); err != nil {
+					t.Errorf("variable %s: %v", v.Name, err)
+				}
+			}
+			if strings.Join(names, ",") != strings.Join(wantVars, ",") {
+				t.Errorf("variables = %v, want %v", names, wantVars)
+			}
+			ids, titles := map[int]bool{}, map[string]bool{}
+			for _, p := range d.Panels {
+				if ids[p.ID] || p.ID == 0 {
+					t.Errorf("panel %q: id %d is zero or not unique", p.Title, p.ID)
+				}
+				ids[p.ID] = true
+				if p.Type == "row" {
+					continue
+				}
+				if titles[p.Title] {
+					t.Errorf("two panels are titled %q", p.Title)
+				}
+				titles[p.Title] = true
+				if p.Datasource == nil || p.Datasource.UID != "${datasource}" {
+					t.Errorf("panel %q does not use the datasource variable", p.Title)
+				}
+				if len(p.Targets) == 0 {
+					t.Errorf("panel %q has no query", p.Title)
+				}
+			}
+		})
+	}
+}
