@@ -1,0 +1,170 @@
+package closedloop
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Mode says who drives the executors.
+type Mode string
+
+const (
+	// ClosedLoop: DRA off in the application; sparkdra's scaler, through the emulated KEDA and
+	// HPA and the worker pool, decides how many workers (executors) run.
+	ClosedLoop Mode = "closed-loop"
+	// Shadow: Spark's own DRA on in the application over a fixed pool of DRA.Max workers; the
+	// scaler runs beside it on the same observations and its target is compared with the
+	// driver's numberTargetExecutors.
+	Shadow Mode = "shadow"
+)
+
+// DRA holds the dynamic-allocation settings of a run. The closed loop gives them to the scaler
+// as ScaledObject trigger metadata; the shadow run gives the same values to the application.
+type DRA struct {
+	Min, Max                int
+	SchedulerBacklogTimeout time.Duration
+	SustainedBacklogTimeout time.Duration
+	ExecutorIdleTimeout     time.Duration
+	CachedIdleTimeout       time.Duration
+	ShuffleTrackingTimeout  time.Duration
+}
+
+// DefaultDRA is short enough that a whole run (ramp-up, pauses, idle release) fits in minutes.
+func DefaultDRA() DRA {
+	return DRA{
+		Min: 1, Max: 6,
+		SchedulerBacklogTimeout: time.Second,
+		SustainedBacklogTimeout: time.Second,
+		ExecutorIdleTimeout:     10 * time.Second,
+		CachedIdleTimeout:       30 * time.Second,
+		ShuffleTrackingTimeout:  30 * time.Second,
+	}
+}
+
+// Validate reports every unusable setting.
+func (d DRA) Validate() error {
+	var errs []error
+	if d.Min < 0 || d.Max < 1 || d.Min > d.Max {
+		errs = append(errs, fmt.Errorf("want 0 <= min (%d) <= max (%d), max >= 1", d.Min, d.Max))
+	}
+	for name, v := range map[string]time.Duration{
+		"schedulerBacklogTimeout": d.SchedulerBacklogTimeout, "sustainedSchedulerBacklogTimeout": d.SustainedBacklogTimeout,
+	} {
+		if v < time.Second || v%time.Second != 0 {
+			errs = append(errs, fmt.Errorf("%s %v: Spark takes whole seconds >= 1s", name, v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LongestIdleTimeout is the longest any idle executor may be kept.
+func (d DRA) LongestIdleTimeout() time.Duration {
+	return max(d.ExecutorIdleTimeout, d.CachedIdleTimeout, d.ShuffleTrackingTimeout)
+}
+
+func secs(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) + "s" }
+
+// Properties are the settings under Spark's own property names.
+func (d DRA) Properties() map[string]string {
+	return map[string]string{
+		"spark.dynamicAllocation.minExecutors":                     strconv.Itoa(d.Min),
+		"spark.dynamicAllocation.maxExecutors":                     strconv.Itoa(d.Max),
+		"spark.dynamicAllocation.initialExecutors":                 strconv.Itoa(d.Min),
+		"spark.dynamicAllocation.schedulerBacklogTimeout":          secs(d.SchedulerBacklogTimeout),
+		"spark.dynamicAllocation.sustainedSchedulerBacklogTimeout": secs(d.SustainedBacklogTimeout),
+		"spark.dynamicAllocation.executorIdleTimeout":              secs(d.ExecutorIdleTimeout),
+		"spark.dynamicAllocation.cachedExecutorIdleTimeout":        secs(d.CachedIdleTimeout),
+		"spark.dynamicAllocation.shuffleTracking.enabled":          "true",
+		"spark.dynamicAllocation.shuffleTracking.timeout":          secs(d.ShuffleTrackingTimeout),
+		"spark.executor.cores":                                     "1",
+		"spark.task.cpus":                                          "1",
+	}
+}
+
+// AppConf is the application's Spark configuration for mode: DRA off in the closed loop (the
+// application takes every executor the cluster gives it), Spark's own DRA on in the shadow run.
+func (d DRA) AppConf(mode Mode) map[string]string {
+	if mode == ClosedLoop {
+		return map[string]string{"spark.dynamicAllocation.enabled": "false"}
+	}
+	conf := d.Properties()
+	conf["spark.dynamicAllocation.enabled"] = "true"
+	return conf
+}
+
+// TriggerMetadata is the ScaledObject trigger metadata for the application named appName.
+func (d DRA) TriggerMetadata(scalerAddress, appName string) map[string]string {
+	meta := d.Properties()
+	meta["scalerAddress"] = scalerAddress
+	meta["selector"] = fmt.Sprintf("app_name=%q", appName)
+	return meta
+}
+
+// Config describes one run.
+type Config struct {
+	Mode Mode
+	// Python is the venv interpreter with pyspark; SparkHome its pyspark directory.
+	Python, SparkHome string
+	// ExporterBin and ScalerBin are the built sparkdra binaries.
+	ExporterBin, ScalerBin string
+	// PrometheusBin is Debian's prometheus; "" runs the embedded default (the scaler reads the
+	// exporter's /metrics directly).
+	PrometheusBin string
+	// Dir is the run's scratch directory (logs, Spark work dirs, TSDB); EventLogDir, if set,
+	// receives the application's event log.
+	Dir, EventLogDir string
+	// JobScript is e2e/jobs/<job>.py; JobArgs are extra job arguments (sizes).
+	JobScript string
+	JobArgs   []string
+	// AppName is spark.app.name; the ScaledObject selects it.
+	AppName string
+	// Pause is the idle gap between the application's jobs.
+	Pause time.Duration
+	DRA   DRA
+	// Tick is how often the harness steps KEDA/HPA and samples everything (default 500ms).
+	Tick time.Duration
+	// IdleSlack is how long past the longest idle timeout the run waits for executors to go
+	// back to minExecutors after the last job (default 30s).
+	IdleSlack time.Duration
+	// Timeout bounds the whole run (default 15m).
+	Timeout time.Duration
+	// OnTick, if set, sees every row as it is recorded.
+	OnTick func(Row)
+	// Logf, if set, receives progress lines.
+	Logf func(format string, args ...any)
+}
+
+// Validate reports every missing or unusable setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Mode != ClosedLoop && c.Mode != Shadow {
+		errs = append(errs, fmt.Errorf("mode %q: want %q or %q", c.Mode, ClosedLoop, Shadow))
+	}
+	for name, v := range map[string]string{"Python": c.Python, "SparkHome": c.SparkHome, "ExporterBin": c.ExporterBin,
+		"ScalerBin": c.ScalerBin, "Dir": c.Dir, "JobScript": c.JobScript, "AppName": c.AppName} {
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s is required", name))
+		}
+	}
+	if err := c.DRA.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) defaults() {
+	if c.Tick <= 0 {
+		c.Tick = 500 * time.Millisecond
+	}
+	if c.IdleSlack <= 0 {
+		c.IdleSlack = 30 * time.Second
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 15 * time.Minute
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+}

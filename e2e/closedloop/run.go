@@ -1,0 +1,360 @@
+package closedloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/sparkdra/sparkdra/e2e/sparkcluster"
+	"github.com/sparkdra/sparkdra/externalscaler"
+	"github.com/sparkdra/sparkdra/externalscaler/kedasim"
+)
+
+// ScaledObject names the emulated ScaledObject the harness registers with the scaler.
+var ScaledObject = externalscaler.ObjectKey{Namespace: "e2e", Name: "spark-workers"}
+
+// Result is what a run recorded.
+type Result struct {
+	Mode  Mode
+	Start time.Time
+	// AppID is the Spark application id.
+	AppID string
+	Rows  []Row
+	// Events are the job's EVENT lines (job starts and ends, pauses, results).
+	Events []sparkcluster.Event
+	// Prometheus says whether the scaler read Prometheus (else the exporter directly).
+	Prometheus bool
+	// ReconcileErrors are failures of the worker pool, if any.
+	ReconcileErrors []string
+}
+
+// JobResult returns the job's "result" event.
+func (r *Result) JobResult() (sparkcluster.Event, bool) {
+	for _, e := range r.Events {
+		if e.Name() == "result" {
+			return e, true
+		}
+	}
+	return nil, false
+}
+
+// run holds the live parts of one run.
+type run struct {
+	cfg      Config
+	cluster  *sparkcluster.Cluster
+	pool     *sparkcluster.Pool
+	job      *sparkcluster.Job
+	appID    string
+	exporter *service
+	prom     *service
+	scaler   *scalerProc
+	conn     *grpc.ClientConn
+	sim      *kedasim.Sim
+	res      *Result
+
+	want chan int    // latest replica count for the reconciler
+	errs chan string // reconcile failures
+}
+
+// Run runs one job under cfg.Mode and records its timeline. Everything it starts is stopped
+// before it returns, on success, on error and on ctx cancellation.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("closedloop: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	r := &run{cfg: cfg, res: &Result{Mode: cfg.Mode, Prometheus: cfg.PrometheusBin != ""},
+		want: make(chan int, 1), errs: make(chan string, 64)}
+	defer r.close()
+	if err := r.start(ctx); err != nil {
+		return r.res, err
+	}
+	err := r.loop(ctx)
+	r.res.Events = r.job.Events()
+	return r.res, err
+}
+
+func (r *run) start(ctx context.Context) error {
+	cfg := r.cfg
+	var err error
+	r.cluster, err = sparkcluster.Start(ctx, sparkcluster.Options{SparkHome: cfg.SparkHome, Dir: filepath.Join(cfg.Dir, "spark")})
+	if err != nil {
+		return err
+	}
+	r.pool = sparkcluster.NewPool(r.cluster)
+	initial := cfg.DRA.Min
+	if cfg.Mode == Shadow {
+		initial = cfg.DRA.Max
+	}
+	cfg.Logf("starting %d worker(s)", initial)
+	if _, err := r.pool.Reconcile(ctx, initial); err != nil {
+		return err
+	}
+	go r.reconciler(ctx)
+
+	r.job, err = sparkcluster.StartJob(sparkcluster.JobOptions{
+		Python: cfg.Python, Script: cfg.JobScript, MasterURL: r.cluster.MasterURL, AppName: cfg.AppName,
+		Dir: cfg.Dir, EventLogDir: cfg.EventLogDir, Conf: cfg.DRA.AppConf(cfg.Mode), Pause: cfg.Pause,
+		Hold: true, Args: cfg.JobArgs,
+	})
+	if err != nil {
+		return err
+	}
+	if r.exporter, err = startExporter(ctx, cfg.ExporterBin, cfg.Dir, r.job.UI); err != nil {
+		return err
+	}
+	scalerWeb, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	source := "http://" + r.exporter.Addr + "/metrics"
+	if cfg.PrometheusBin != "" {
+		if r.prom, err = startPrometheus(ctx, cfg.PrometheusBin, cfg.Dir, PrometheusConfig(r.exporter.Addr, scalerWeb)); err != nil {
+			return err
+		}
+	}
+	if r.scaler, err = startScaler(ctx, cfg.ScalerBin, cfg.Dir, scalerWeb, r.prom, source); err != nil {
+		return err
+	}
+	if r.conn, err = grpc.NewClient(r.scaler.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+		return err
+	}
+	r.sim, err = kedasim.New(r.conn, kedasim.WallClock{}, kedasim.ScaledObject{
+		Name: ScaledObject.Name, Namespace: ScaledObject.Namespace,
+		Metadata:        cfg.DRA.TriggerMetadata(r.scaler.GRPCAddr, cfg.AppName),
+		MinReplicaCount: int32(cfg.DRA.Min), MaxReplicaCount: int32(cfg.DRA.Max),
+		PollingInterval: time.Second, HPASyncPeriod: time.Second, CooldownPeriod: 30 * time.Second,
+		Behavior: ptr(kedasim.ExactBehavior()), InitialReplicas: int32(initial),
+	})
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if r.appID, err = r.job.WaitApp(wctx); err != nil {
+		return err
+	}
+	r.res.AppID = r.appID
+	r.res.Start = time.Now()
+	cfg.Logf("application %s up; driver UI %s; scaler source %s", r.appID, r.job.UI, r.scaler.Source)
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// reconciler applies the latest wanted replica count, one reconcile at a time, the way a
+// ReplicaSet controller works towards the current spec whatever happened in between.
+func (r *run) reconciler(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n := <-r.want:
+			if _, err := r.pool.Reconcile(ctx, n); err != nil && ctx.Err() == nil {
+				select {
+				case r.errs <- err.Error():
+				default:
+				}
+			}
+		}
+	}
+}
+
+func (r *run) setWant(n int) {
+	select {
+	case <-r.want: // drop a value the reconciler has not taken yet: only the latest matters
+	default:
+	}
+	r.want <- n
+}
+
+// loop steps KEDA/HPA, marks victims, reconciles and samples until the jobs are done and the
+// executors are back at minExecutors (or the idle wait ran out).
+func (r *run) loop(ctx context.Context) error {
+	cfg := r.cfg
+	tick := time.NewTicker(cfg.Tick)
+	defer tick.Stop()
+	var doneAt time.Time
+	settled := 0
+	for {
+		row, err := r.sample(ctx)
+		if err != nil {
+			return err
+		}
+		r.res.Rows = append(r.res.Rows, row)
+		if cfg.OnTick != nil {
+			cfg.OnTick(row)
+		}
+		if row.Phase == "done" && doneAt.IsZero() {
+			doneAt = row.Time
+		}
+		if !doneAt.IsZero() {
+			if row.Executors == cfg.DRA.Min && row.Running == 0 {
+				settled++
+			} else {
+				settled = 0
+			}
+			// Done once the executors have been at the minimum for 5 s, or the longest idle
+			// timeout plus slack has passed since the last job.
+			if settled*int(cfg.Tick) >= int(5*time.Second) || row.Time.Sub(doneAt) > cfg.DRA.LongestIdleTimeout()+cfg.IdleSlack {
+				break
+			}
+		}
+		if r.job.Exited() {
+			return fmt.Errorf("driver exited before the run ended; see %s", r.job.LogPath())
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("run timed out: %w", ctx.Err())
+		case <-tick.C:
+		case e := <-r.errs:
+			r.res.ReconcileErrors = append(r.res.ReconcileErrors, e)
+		}
+	}
+	if err := r.job.Release(); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return r.job.Wait(wctx)
+}
+
+// sample makes one tick: KEDA/HPA step, the scaler's decision, victim marking, the wanted
+// replica count, and the driver's ground truth.
+func (r *run) sample(ctx context.Context) (Row, error) {
+	now := time.Now()
+	row := Row{Time: now, T: now.Sub(r.res.Start).Seconds(), Phase: r.phase(),
+		Target: -1, MaxNeeded: -1, Desired: -1, DriverTarget: -1, DriverMaxNeeded: -1, ObsPending: -1}
+	st, err := r.sim.Step(ctx)
+	if err != nil {
+		return row, err
+	}
+	row.Replicas = int(st.Replicas)
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if rec, err := r.decision(rctx); err == nil && rec != nil {
+		fillDecision(&row, rec)
+		for host, cost := range DeletionCosts(rec) {
+			r.pool.SetDeletionCost(host, cost)
+		}
+		for _, w := range r.cluster.Workers() {
+			if !hasHost(rec, w.Host) {
+				r.pool.SetDeletionCost(w.Host, int64(externalscaler.CostNoExecutor))
+			}
+		}
+	}
+	if r.cfg.Mode == ClosedLoop {
+		r.setWant(row.Replicas)
+	}
+	row.Workers = r.pool.Replicas()
+	r.sampleDriver(rctx, &row)
+	return row, nil
+}
+
+func (r *run) phase() string {
+	evs := r.job.Events()
+	for i := len(evs) - 1; i >= 0; i-- {
+		switch e := evs[i]; e.Name() {
+		case "jobs_done", "result", "stopped":
+			return "done"
+		case "pause":
+			return "pause"
+		case "job_start":
+			s, _ := e["job"].(string)
+			return s
+		case "job_end":
+			return "between"
+		}
+	}
+	return "starting"
+}
+
+func (r *run) decision(ctx context.Context) (*externalscaler.DecisionRecord, error) {
+	var rec externalscaler.DecisionRecord
+	u := fmt.Sprintf("http://%s/decisions/%s/%s", r.scaler.WebAddr, url.PathEscape(ScaledObject.Namespace), url.PathEscape(ScaledObject.Name))
+	if err := sparkcluster.GetJSON(ctx, u, &rec); err != nil {
+		return nil, err
+	}
+	if rec.Error != "" {
+		return nil, errors.New(rec.Error)
+	}
+	return &rec, nil
+}
+
+func fillDecision(row *Row, rec *externalscaler.DecisionRecord) {
+	row.DecisionTime = rec.Time
+	row.Target, row.TargetDelta, row.MaxNeeded = rec.Target, rec.TargetDelta, rec.MaxNeeded
+	row.Desired, row.RampStep, row.Remove = rec.Desired, rec.NumExecutorsToAdd, len(rec.Remove)
+	if rec.Observation != nil {
+		row.ObsPending, row.ObsAge = rec.Observation.PendingTasks, rec.Observation.AgeSeconds
+	}
+	for _, x := range rec.Executors {
+		switch x.State {
+		case "idle", "kept_min_executors", "kept_target", "remove":
+			row.Idle++
+		}
+	}
+}
+
+func hasHost(rec *externalscaler.DecisionRecord, host string) bool {
+	for _, x := range rec.Executors {
+		if x.Host == host {
+			return true
+		}
+	}
+	return false
+}
+
+// DeletionCosts maps each executor host of a decision, as /decisions shows it, to the pod
+// deletion cost spark-dra-scaler's victim marking gives it on Kubernetes (the constants of
+// package externalscaler): chosen victims lowest, in Spark's order; busy executors and those
+// holding shuffle or cache data highest; other idle ones in between. Several executors on one
+// host take the highest of their costs.
+func DeletionCosts(rec *externalscaler.DecisionRecord) map[string]int64 {
+	order := map[string]int{}
+	for i, id := range rec.Remove {
+		order[id] = i
+	}
+	costs := map[string]int64{}
+	for _, x := range rec.Executors {
+		if x.Host == "" {
+			continue
+		}
+		var c int64
+		switch {
+		case x.State == "remove":
+			c = int64(externalscaler.CostRemove) + int64(order[x.ID])
+		case x.State == "busy" || x.State == "shuffle_active" || x.Holds != "none":
+			c = int64(externalscaler.CostKeep)
+		default:
+			c = int64(externalscaler.CostIdle)
+		}
+		if cur, ok := costs[x.Host]; !ok || c > cur {
+			costs[x.Host] = c
+		}
+	}
+	return costs
+}
+
+func (r *run) close() {
+	if r.conn != nil {
+		r.conn.Close()
+	}
+	if r.job != nil {
+		r.job.Stop()
+	}
+	r.scaler.stop()
+	r.prom.stop()
+	r.exporter.stop()
+	if r.cluster != nil {
+		r.cluster.Close()
+	}
+}

@@ -1,0 +1,192 @@
+package closedloop
+
+import (
+	"math"
+	"time"
+)
+
+// Ramp is what the timeline says about the first scale-up of a run.
+type Ramp struct {
+	// BacklogStart is the first sample where the driver listed pending tasks; zero if never.
+	BacklogStart time.Time
+	// FirstAdd is the first decision that raised the target; zero if none did.
+	FirstAdd time.Time
+	// FirstAddLatency is FirstAdd − BacklogStart (Spark: schedulerBacklogTimeout, plus the
+	// exporter poll, the Prometheus scrape, the scaler tick and this harness's sampling).
+	FirstAddLatency time.Duration
+	// Steps are the successive positive target deltas from the first add until the first
+	// decision that saw no backlog; StepTimes are their decision times.
+	Steps     []int
+	StepTimes []time.Time
+	// PeakTarget is the highest target of that episode.
+	PeakTarget int
+}
+
+// decisions returns the distinct scaler decisions of rows (one per scaler tick), in order.
+func decisions(rows []Row) []Row {
+	var out []Row
+	var last time.Time
+	for _, r := range rows {
+		if r.DecisionTime.IsZero() || !r.DecisionTime.After(last) {
+			continue
+		}
+		last = r.DecisionTime
+		out = append(out, r)
+	}
+	return out
+}
+
+// FirstRamp analyses the first backlog episode of rows.
+func FirstRamp(rows []Row) Ramp {
+	var rp Ramp
+	for _, r := range rows {
+		if r.Pending > 0 {
+			rp.BacklogStart = r.Time
+			break
+		}
+	}
+	for _, d := range decisions(rows) {
+		if rp.FirstAdd.IsZero() {
+			if d.TargetDelta > 0 {
+				rp.FirstAdd = d.DecisionTime
+			} else {
+				continue
+			}
+		} else if d.ObsPending == 0 {
+			break
+		}
+		if d.TargetDelta > 0 {
+			rp.Steps = append(rp.Steps, d.TargetDelta)
+			rp.StepTimes = append(rp.StepTimes, d.DecisionTime)
+		}
+		rp.PeakTarget = max(rp.PeakTarget, d.Target)
+	}
+	if !rp.BacklogStart.IsZero() && !rp.FirstAdd.IsZero() {
+		rp.FirstAddLatency = rp.FirstAdd.Sub(rp.BacklogStart)
+	}
+	return rp
+}
+
+// RampIsSparkLike checks steps against Spark's ramp (docs/spark-dra.md §5): the k-th add is at
+// most numExecutorsToAdd, which starts at 1 and doubles after an add that was granted in full and
+// resets to 1 after a clamped one (by need or by max). A step above numExecutorsToAdd could only
+// come from Spark's jump to the live executor count, which a closed loop (executors trail the
+// target) never takes. It returns the index of the first step that breaks the rule, len(steps) if
+// the peak passed maxExecutors, or -1.
+func RampIsSparkLike(steps []int, peak, maxExecutors int) int {
+	toAdd := 1
+	for i, s := range steps {
+		switch {
+		case s < 1 || s > toAdd:
+			return i
+		case s == toAdd:
+			toAdd *= 2
+		default:
+			toAdd = 1
+		}
+	}
+	if peak > maxExecutors {
+		return len(steps)
+	}
+	return -1
+}
+
+// FollowLag is the longest time the live executor count took to reach the HPA's replica count
+// after it changed (only changes that held until reached count). An executor count that never
+// caught up before the next change is not counted; a run where it never caught up at all
+// returns +Inf.
+func FollowLag(rows []Row) time.Duration {
+	var worst time.Duration
+	var since time.Time
+	want := -1
+	reachedAny := false
+	for _, r := range rows {
+		if r.Replicas != want {
+			want, since = r.Replicas, r.Time
+		}
+		if !since.IsZero() && r.Executors == want {
+			reachedAny = true
+			worst = max(worst, r.Time.Sub(since))
+			since = time.Time{}
+		}
+	}
+	if !reachedAny {
+		return time.Duration(math.MaxInt64)
+	}
+	return worst
+}
+
+// ShadowFidelity compares the scaler's target with the driver's own numberTargetExecutors.
+type ShadowFidelity struct {
+	// Samples is how many driver samples had both numbers.
+	Samples int
+	// Lag is the shift of the scaler series that gave the best agreement (the exporter poll,
+	// the scrape and the scaler tick delay the scaler's view of the same moment).
+	Lag time.Duration
+	// Agreement is the share of samples (0–1) where the two targets were equal at that lag.
+	Agreement float64
+	// MaxGap is the largest |scaler target − driver target| at that lag.
+	MaxGap int
+	// MaxNeededAgreement is the same share for maxNeeded against numberMaxNeededExecutors.
+	MaxNeededAgreement float64
+}
+
+// CompareShadow aligns the scaler's decisions, shifted back by each lag in [0, maxLag] in steps
+// of step, with the driver's samples, and keeps the best lag.
+func CompareShadow(rows []Row, maxLag, step time.Duration) ShadowFidelity {
+	ds := decisions(rows)
+	best := ShadowFidelity{Agreement: -1}
+	for lag := time.Duration(0); lag <= maxLag; lag += step {
+		s := compareAt(rows, ds, lag)
+		if s.Agreement > best.Agreement {
+			best = s
+		}
+	}
+	if best.Agreement < 0 {
+		best.Agreement = 0
+	}
+	return best
+}
+
+func compareAt(rows, ds []Row, lag time.Duration) ShadowFidelity {
+	s := ShadowFidelity{Lag: lag}
+	equal, equalNeed := 0, 0
+	j := -1
+	for _, r := range rows {
+		if r.DriverTarget < 0 {
+			continue
+		}
+		// The scaler's view of the moment r.Time: its latest decision made by r.Time + lag.
+		at := r.Time.Add(lag)
+		if len(ds) == 0 || at.After(ds[len(ds)-1].DecisionTime) {
+			continue // the scaler's view of that moment was not recorded
+		}
+		for j+1 < len(ds) && !ds[j+1].DecisionTime.After(at) {
+			j++
+		}
+		if j < 0 || ds[j].Target < 0 {
+			continue
+		}
+		s.Samples++
+		gap := ds[j].Target - r.DriverTarget
+		if gap == 0 {
+			equal++
+		}
+		if ds[j].MaxNeeded == r.DriverMaxNeeded {
+			equalNeed++
+		}
+		s.MaxGap = max(s.MaxGap, abs(gap))
+	}
+	if s.Samples > 0 {
+		s.Agreement = float64(equal) / float64(s.Samples)
+		s.MaxNeededAgreement = float64(equalNeed) / float64(s.Samples)
+	}
+	return s
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

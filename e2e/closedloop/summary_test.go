@@ -1,0 +1,116 @@
+package closedloop
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+var t0 = time.Unix(1_500_000_000, 0)
+
+func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+
+// decisionRow is a sample carrying a scaler decision made at decided seconds.
+func decisionRow(s, decided float64, target, delta, obsPending int) Row {
+	return Row{Time: at(s), T: s, Pending: obsPending, DecisionTime: at(decided), Target: target,
+		TargetDelta: delta, MaxNeeded: 8, ObsPending: obsPending, DriverTarget: -1}
+}
+
+func TestFirstRamp(t *testing.T) {
+	rows := []Row{
+		decisionRow(0, 0, 1, 0, 0),
+		{Time: at(0.5), Pending: 12, DecisionTime: at(0), DriverTarget: -1}, // backlog appears
+		decisionRow(1.1, 1, 1, 0, 12),
+		decisionRow(1.2, 1, 1, 0, 12), // same decision seen twice: counted once
+		decisionRow(2.6, 2.5, 2, 1, 12),
+		decisionRow(3.6, 3.5, 4, 2, 11),
+		decisionRow(4.6, 4.5, 4, 0, 10),
+		decisionRow(5.6, 5.5, 6, 2, 9), // clamped by max 6
+		decisionRow(6.6, 6.5, 6, 0, 0), // backlog gone: episode ends
+		decisionRow(9.6, 9.5, 7, 1, 5), // a later episode is not part of the first ramp
+	}
+	rp := FirstRamp(rows)
+	if got, want := rp.FirstAddLatency, 2*time.Second; got != want {
+		t.Errorf("FirstAddLatency = %v, want %v", got, want)
+	}
+	if want := []int{1, 2, 2}; !slices.Equal(rp.Steps, want) {
+		t.Errorf("Steps = %v, want %v", rp.Steps, want)
+	}
+	if rp.PeakTarget != 6 {
+		t.Errorf("PeakTarget = %d, want 6", rp.PeakTarget)
+	}
+}
+
+func TestRampIsSparkLike(t *testing.T) {
+	cases := map[string]struct {
+		steps     []int
+		peak, max int
+		want      int
+	}{
+		"doubling":                  {[]int{1, 2, 4, 8}, 16, 20, -1},
+		"clamped then restarts":     {[]int{1, 2, 1, 1, 2}, 8, 8, -1},
+		"clamped by max at the end": {[]int{1, 2, 2}, 6, 6, -1},
+		"skips a doubling":          {[]int{1, 4}, 6, 6, 1},
+		"starts above 1":            {[]int{2}, 3, 6, 0},
+		"doubles after a clamp":     {[]int{1, 1, 2}, 5, 6, 2},
+		"passes max":                {[]int{1, 2}, 4, 3, 2},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := RampIsSparkLike(tc.steps, tc.peak, tc.max); got != tc.want {
+				t.Errorf("RampIsSparkLike(%v) = %d, want %d", tc.steps, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFollowLag(t *testing.T) {
+	rows := []Row{
+		{Time: at(0), Replicas: 1, Executors: 1},
+		{Time: at(1), Replicas: 3, Executors: 1},
+		{Time: at(4), Replicas: 3, Executors: 2},
+		{Time: at(9), Replicas: 3, Executors: 3}, // reached after 8 s
+		{Time: at(10), Replicas: 2, Executors: 3},
+		{Time: at(12), Replicas: 2, Executors: 2}, // 2 s
+	}
+	if got, want := FollowLag(rows), 8*time.Second; got != want {
+		t.Errorf("FollowLag = %v, want %v", got, want)
+	}
+}
+
+func TestCompareShadowFindsTheLag(t *testing.T) {
+	// The driver's target steps 1→2→4 at 10 s, 11 s, 12 s; the scaler sees the same steps 1.5 s
+	// later. One sample at the end disagrees by 2 whatever the lag.
+	var rows []Row
+	driver := func(s float64) int {
+		switch {
+		case s < 10:
+			return 1
+		case s < 11:
+			return 2
+		default:
+			return 4
+		}
+	}
+	for i := 0; i < 40; i++ {
+		s := float64(i) * 0.5
+		r := Row{Time: at(s), DriverTarget: driver(s), DriverMaxNeeded: 8,
+			DecisionTime: at(s), Target: driver(s - 1.5), MaxNeeded: 8}
+		if i == 39 {
+			r.Target = 6
+		}
+		rows = append(rows, r)
+	}
+	sh := CompareShadow(rows, 3*time.Second, 500*time.Millisecond)
+	if sh.Lag != 1500*time.Millisecond {
+		t.Errorf("Lag = %v, want 1.5s", sh.Lag)
+	}
+	if sh.MaxGap != 2 {
+		t.Errorf("MaxGap = %d, want 2", sh.MaxGap)
+	}
+	// At lag 1.5 s the last three driver samples have no scaler decision yet that far ahead,
+	// so 37 samples compare; 36 agree.
+	if sh.Samples != 37 || sh.Agreement != 36.0/37.0 {
+		t.Errorf("Samples %d, Agreement %v; want 37, %v", sh.Samples, sh.Agreement, 36.0/37.0)
+	}
+}
