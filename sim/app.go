@@ -1,0 +1,387 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// App is one recorded Spark application, reduced to what the simulator
+// needs: its jobs and stages with their recorded task durations, the
+// executors it had, its Spark properties, and the timed events to replay.
+type App struct {
+	ID, Name string
+	// Start and End are the application's start and end (epoch ms).
+	Start, End int64
+	// Conf holds the Spark properties of the environment update.
+	Conf map[string]string
+	// Jobs in submission order.
+	Jobs []*Job
+	// Stages by stage id.
+	Stages map[int]*Stage
+	// Executors the log had, in order of addition.
+	Executors []ExecutorSpan
+	// Timeline is every kept event with its time (ms), in log order.
+	Timeline []Timed
+	// Stats says what reading skipped; OutOfOrder counts events whose time
+	// went back more than a second (their time is clamped).
+	Stats      ReadStats
+	OutOfOrder int
+	// Orphans counts task events of stages never submitted (skipped).
+	Orphans int
+}
+
+// Timed is an event and the time it happened (epoch ms, never before the
+// previous event's).
+type Timed struct {
+	At int64
+	Event
+}
+
+// Job is one Spark job.
+type Job struct {
+	ID             int
+	Submit, End    int64
+	Stages         []int
+	shuffleOfStage map[int]bool
+}
+
+// Stage is one stage, its attempts merged: the task that finished each
+// partition last (successful attempts only), its parents and whether it
+// writes shuffle output.
+type Stage struct {
+	ID         int
+	Name       string
+	NumTasks   int
+	Parents    []int
+	RP         int
+	ShuffleMap bool
+	// Cached lists the RDDs of the stage that are persisted: its tasks
+	// leave cached blocks on their executors.
+	Cached []int
+	// Tasks maps the partition index to its successful run.
+	Tasks map[int]Task
+	// Failed counts task runs that did not succeed (not re-simulated).
+	Failed               int
+	Submitted, Completed int64
+}
+
+// Task is one successful task run.
+type Task struct {
+	Index          int
+	Launch, Finish int64
+	Executor       string
+}
+
+// Duration is the task's run time as recorded (finish − launch).
+func (t Task) Duration() time.Duration { return time.Duration(t.Finish-t.Launch) * time.Millisecond }
+
+// ExecutorSpan is one executor's life in the log (epoch ms); Removed is
+// the application end when the log never removed it.
+type ExecutorSpan struct {
+	ID             string
+	Cores          int
+	Added, Removed int64
+}
+
+// Load reads an event log (Open + ReadEvents + Build).
+func Load(path string, strict bool) (*App, error) {
+	rc, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return Read(rc, strict)
+}
+
+// Read reads and builds an App from event-log lines.
+func Read(r io.Reader, strict bool) (*App, error) {
+	evs, st, err := ReadEvents(r, strict)
+	if err != nil {
+		return nil, err
+	}
+	app, err := Build(evs)
+	if err != nil {
+		return nil, err
+	}
+	app.Stats = st
+	return app, nil
+}
+
+// eventTime returns the time an event carries, 0 when it carries none.
+func eventTime(e *Event) int64 {
+	switch e.Event {
+	case "SparkListenerApplicationStart", "SparkListenerApplicationEnd",
+		"SparkListenerExecutorAdded", "SparkListenerExecutorRemoved":
+		return e.Timestamp
+	case "SparkListenerJobStart":
+		return e.SubmissionTime
+	case "SparkListenerJobEnd":
+		return e.CompletionTime
+	case "SparkListenerStageSubmitted":
+		if e.StageInfo != nil {
+			return e.StageInfo.SubmissionTime
+		}
+	case "SparkListenerStageCompleted":
+		if e.StageInfo != nil {
+			return e.StageInfo.CompletionTime
+		}
+	case "SparkListenerTaskStart":
+		if e.TaskInfo != nil {
+			return e.TaskInfo.LaunchTime
+		}
+	case "SparkListenerTaskEnd":
+		if e.TaskInfo != nil {
+			return e.TaskInfo.FinishTime
+		}
+	}
+	return 0
+}
+
+// Build turns events into an App. It needs an application start; task
+// events of unknown stages are counted in Orphans and skipped.
+func Build(evs []Event) (*App, error) {
+	app := &App{Conf: map[string]string{}, Stages: map[int]*Stage{}}
+	jobs := map[int]*Job{}
+	execs := map[string]int{}
+	var last int64
+	started := false
+	for i := range evs {
+		e := &evs[i]
+		at := eventTime(e)
+		if at <= 0 {
+			at = last
+		}
+		if at < last {
+			if last-at > 1000 {
+				app.OutOfOrder++
+			}
+			at = last
+		}
+		last = at
+		keep := true
+		switch e.Event {
+		case "SparkListenerApplicationStart":
+			app.ID, app.Name, app.Start, started = e.AppID, e.AppName, e.Timestamp, true
+		case "SparkListenerApplicationEnd":
+			app.End = e.Timestamp
+		case "SparkListenerEnvironmentUpdate":
+			props, err := e.Properties()
+			if err != nil {
+				return nil, fmt.Errorf("event %d (%s): %w", i+1, e.Event, err)
+			}
+			for k, v := range props {
+				app.Conf[k] = v
+			}
+		case "SparkListenerJobStart":
+			if e.JobID == nil {
+				return nil, fmt.Errorf("event %d (%s): no Job ID", i+1, e.Event)
+			}
+			j := &Job{ID: *e.JobID, Submit: at, shuffleOfStage: map[int]bool{}}
+			parentOf := map[int]bool{}
+			for _, si := range e.StageInfos {
+				for _, p := range si.ParentIDs {
+					parentOf[p] = true
+				}
+			}
+			for _, si := range e.StageInfos {
+				j.Stages = append(j.Stages, si.StageID)
+				s := app.stage(si)
+				if parentOf[si.StageID] {
+					s.ShuffleMap = true
+					j.shuffleOfStage[si.StageID] = true
+				}
+			}
+			jobs[j.ID] = j
+			app.Jobs = append(app.Jobs, j)
+		case "SparkListenerJobEnd":
+			if e.JobID != nil {
+				if j, ok := jobs[*e.JobID]; ok {
+					j.End = at
+				}
+			}
+		case "SparkListenerStageSubmitted", "SparkListenerStageCompleted":
+			if e.StageInfo == nil {
+				return nil, fmt.Errorf("event %d (%s): no Stage Info", i+1, e.Event)
+			}
+			s := app.stage(*e.StageInfo)
+			if e.Event == "SparkListenerStageSubmitted" && s.Submitted == 0 {
+				s.Submitted = at
+			} else if e.Event == "SparkListenerStageCompleted" {
+				s.Completed = at
+			}
+		case "SparkListenerTaskStart", "SparkListenerTaskEnd":
+			if e.StageID == nil || e.TaskInfo == nil {
+				return nil, fmt.Errorf("event %d (%s): no Stage ID or Task Info", i+1, e.Event)
+			}
+			s, ok := app.Stages[*e.StageID]
+			if !ok {
+				app.Orphans++
+				keep = false
+				break
+			}
+			if e.Event == "SparkListenerTaskEnd" {
+				s.taskEnd(e)
+			}
+		case "SparkListenerExecutorAdded":
+			cores := 1
+			if e.ExecutorInfo != nil && e.ExecutorInfo.TotalCores > 0 {
+				cores = e.ExecutorInfo.TotalCores
+			}
+			execs[e.ExecutorID] = len(app.Executors)
+			app.Executors = append(app.Executors, ExecutorSpan{ID: e.ExecutorID, Cores: cores, Added: at, Removed: -1})
+		case "SparkListenerExecutorRemoved":
+			if k, ok := execs[e.ExecutorID]; ok && app.Executors[k].Removed < 0 {
+				app.Executors[k].Removed = at
+			}
+		}
+		if keep {
+			app.Timeline = append(app.Timeline, Timed{At: at, Event: *e})
+		}
+	}
+	if !started {
+		return nil, errors.New("no SparkListenerApplicationStart event: not a Spark event log, or its start is missing")
+	}
+	if app.End == 0 {
+		app.End = last // in-progress or crashed: the last event ends it
+	}
+	for k := range app.Executors {
+		if app.Executors[k].Removed < 0 {
+			app.Executors[k].Removed = app.End
+		}
+	}
+	return app, nil
+}
+
+// stage returns the stage of si, creating it with si's shape.
+func (a *App) stage(si StageInfo) *Stage {
+	s, ok := a.Stages[si.StageID]
+	if !ok {
+		s = &Stage{ID: si.StageID, Name: si.Name, NumTasks: si.NumTasks, Parents: slices.Clone(si.ParentIDs),
+			RP: si.RPID, Tasks: map[int]Task{}}
+		for _, r := range si.RDDInfo {
+			if r.StorageLevel.UseDisk || r.StorageLevel.UseMemory {
+				s.Cached = append(s.Cached, r.RDDID)
+			}
+		}
+		a.Stages[si.StageID] = s
+	}
+	return s
+}
+
+// taskEnd records a successful task run; others are counted.
+func (s *Stage) taskEnd(e *Event) {
+	ti := e.TaskInfo
+	ok := e.TaskEndReason == nil || e.TaskEndReason.Reason == "Success"
+	if !ok || ti.Failed || ti.Killed || ti.FinishTime < ti.LaunchTime {
+		s.Failed++
+		return
+	}
+	if e.TaskType == "ShuffleMapTask" {
+		s.ShuffleMap = true
+	}
+	s.Tasks[ti.Index] = Task{Index: ti.Index, Launch: ti.LaunchTime, Finish: ti.FinishTime, Executor: ti.ExecutorID}
+}
+
+// SlotsPerExecutor is spark.executor.cores / spark.task.cpus, the cores of
+// the first executor when spark.executor.cores is unset; at least 1.
+func (a *App) SlotsPerExecutor() int {
+	cores := 0
+	if v, err := strconv.Atoi(a.Conf["spark.executor.cores"]); err == nil && v > 0 {
+		cores = v
+	} else if len(a.Executors) > 0 {
+		cores = a.Executors[0].Cores
+	}
+	cpus := 1
+	if v, err := strconv.Atoi(a.Conf["spark.task.cpus"]); err == nil && v > 0 {
+		cpus = v
+	}
+	return max(1, cores/cpus)
+}
+
+// Recorded is what the log itself says about the run.
+type Recorded struct {
+	// MakespanSeconds is application end − start.
+	MakespanSeconds float64 `json:"makespan_seconds"`
+	// ExecutorSeconds sums each executor's life (added → removed or end).
+	ExecutorSeconds float64 `json:"executor_seconds"`
+	// MaxExecutors is the most executors alive at once.
+	MaxExecutors int `json:"max_executors"`
+}
+
+// Recorded measures the recorded run.
+func (a *App) Recorded() Recorded {
+	r := Recorded{MakespanSeconds: float64(a.End-a.Start) / 1000}
+	type edge struct {
+		at int64
+		d  int
+	}
+	var edges []edge
+	for _, x := range a.Executors {
+		r.ExecutorSeconds += float64(x.Removed-x.Added) / 1000
+		edges = append(edges, edge{x.Added, 1}, edge{x.Removed, -1})
+	}
+	slices.SortFunc(edges, func(p, q edge) int {
+		if p.at != q.at {
+			return int(p.at - q.at)
+		}
+		return p.d - q.d
+	})
+	n := 0
+	for _, e := range edges {
+		n += e.d
+		r.MaxExecutors = max(r.MaxExecutors, n)
+	}
+	return r
+}
+
+// TaskSeconds sums the recorded successful task durations.
+func (a *App) TaskSeconds() float64 {
+	var ms int64
+	for _, s := range a.Stages {
+		for _, t := range s.Tasks {
+			ms += t.Finish - t.Launch
+		}
+	}
+	return float64(ms) / 1000
+}
+
+// Skipped says what reading and building skipped, "" when nothing.
+func (a *App) Skipped() string {
+	var parts []string
+	if a.Stats.Unknown > 0 {
+		parts = append(parts, fmt.Sprintf("%d events of classes the simulator does not use", a.Stats.Unknown))
+	}
+	if a.Stats.Malformed > 0 {
+		parts = append(parts, fmt.Sprintf("%d malformed lines", a.Stats.Malformed))
+	}
+	if a.Stats.Truncated > 0 {
+		parts = append(parts, "a truncated last line")
+	}
+	if a.OutOfOrder > 0 {
+		parts = append(parts, fmt.Sprintf("%d events more than 1s out of order (clamped)", a.OutOfOrder))
+	}
+	if a.Orphans > 0 {
+		parts = append(parts, fmt.Sprintf("%d task events of unknown stages", a.Orphans))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "skipped " + strings.Join(parts, ", ")
+}
+
+// EffectiveConf is the log's Spark properties with spark.executor.cores
+// filled in from the executors when the log does not set it, so the
+// engine counts the task slots the executors really had.
+func (a *App) EffectiveConf() map[string]string {
+	c := maps.Clone(a.Conf)
+	if _, ok := c["spark.executor.cores"]; !ok && len(a.Executors) > 0 {
+		c["spark.executor.cores"] = strconv.Itoa(a.Executors[0].Cores)
+	}
+	return c
+}

@@ -1,0 +1,125 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteTable writes results as an aligned text table, the recorded run
+// first when rec is not nil.
+func WriteTable(w io.Writer, rec *Recorded, rs []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "policy\tmakespan_s\texecutor_s\tidle_executor_s\tlower_bound_executor_s\tcritical_path_s\tmax_executors\t")
+	if rec != nil {
+		fmt.Fprintf(tw, "recorded\t%.1f\t%.1f\t-\t-\t-\t%d\t\n", rec.MakespanSeconds, rec.ExecutorSeconds, rec.MaxExecutors)
+	}
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t\n", r.Policy, r.MakespanSeconds, r.ExecutorSeconds,
+			r.IdleExecutorSeconds, r.LowerBoundExecutorSeconds, r.CriticalPathSeconds, r.MaxExecutors)
+	}
+	return tw.Flush()
+}
+
+// chartColors are the line colours of WriteSVG, one per series in turn.
+var chartColors = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"}
+
+// Line is one series of a chart: a name and step points (t seconds, value).
+type Line struct {
+	Name   string
+	Points [][2]float64
+	Dashed bool
+}
+
+// ExecutorLines turns results into chart lines of executors alive.
+func ExecutorLines(rs []Result) []Line {
+	var ls []Line
+	for _, r := range rs {
+		l := Line{Name: r.Policy}
+		for _, s := range r.Series {
+			l.Points = append(l.Points, [2]float64{s.T, float64(s.Executors)})
+		}
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// WriteSVG draws step lines (executors over time) as a standalone SVG of
+// width×height pixels, with axes, ticks and a legend. Values hold until
+// the next point.
+func WriteSVG(w io.Writer, title, ylabel string, lines []Line, width, height int) error {
+	const left, right, top, bottom = 60.0, 150.0, 30.0, 40.0
+	pw, ph := float64(width)-left-right, float64(height)-top-bottom
+	maxT, maxY := 1.0, 1.0
+	for _, l := range lines {
+		for _, p := range l.Points {
+			maxT, maxY = math.Max(maxT, p[0]), math.Max(maxY, p[1])
+		}
+	}
+	maxY = math.Ceil(maxY * 1.1)
+	x := func(t float64) float64 { return left + t/maxT*pw }
+	y := func(v float64) float64 { return top + ph - v/maxY*ph }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", width, height, width, height)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	fmt.Fprintf(&b, `<text x="%g" y="18" font-size="13" font-weight="bold">%s</text>`+"\n", left, xmlEscape(title))
+	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>`+"\n", left, top+ph, left+pw, top+ph)
+	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>`+"\n", left, top, left, top+ph)
+	for _, t := range niceTicks(maxT, 8) {
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#ddd"/><text x="%.1f" y="%g" text-anchor="middle">%g</text>`+"\n",
+			x(t), top, x(t), top+ph, x(t), top+ph+14, t)
+	}
+	for _, v := range niceTicks(maxY, 6) {
+		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#ddd"/><text x="%g" y="%.1f" text-anchor="end">%g</text>`+"\n",
+			left, y(v), left+pw, y(v), left-4, y(v)+4, v)
+	}
+	fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="middle">seconds since application start</text>`+"\n", left+pw/2, float64(height)-6)
+	fmt.Fprintf(&b, `<text transform="translate(14 %g) rotate(-90)" text-anchor="middle">%s</text>`+"\n", top+ph/2, xmlEscape(ylabel))
+	for i, l := range lines {
+		c := chartColors[i%len(chartColors)]
+		var pts strings.Builder
+		prev := 0.0
+		for k, p := range l.Points {
+			if k > 0 {
+				fmt.Fprintf(&pts, "%.1f,%.1f ", x(p[0]), y(prev))
+			}
+			fmt.Fprintf(&pts, "%.1f,%.1f ", x(p[0]), y(p[1]))
+			prev = p[1]
+		}
+		dash := ""
+		if l.Dashed {
+			dash = ` stroke-dasharray="5,3"`
+		}
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5"%s points="%s"/>`+"\n", c, dash, strings.TrimSpace(pts.String()))
+		ly := top + 14*float64(i)
+		fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="%s" stroke-width="2"%s/><text x="%g" y="%g">%s</text>`+"\n",
+			left+pw+10, ly, left+pw+30, ly, c, dash, left+pw+35, ly+4, xmlEscape(l.Name))
+	}
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// niceTicks returns round tick values from 0 to max, about n of them.
+func niceTicks(max float64, n int) []float64 {
+	raw := max / float64(n)
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	var ts []float64
+	for t := 0.0; t <= max+step/1e9; t += step {
+		ts = append(ts, math.Round(t*1e6)/1e6)
+	}
+	return ts
+}
+
+func xmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;").Replace(s)
+}
