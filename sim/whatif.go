@@ -378,10 +378,10 @@ func (s *simulator) progress() {
 		return
 	}
 	span := max(s.app.End-s.app.Start, 1)
-	pct := int((s.now - s.app.Start) * 10 / span)
-	if pct > s.nextPg && pct <= 10 {
-		s.nextPg = pct
-		fmt.Fprintf(s.opt.Progress, "whatif %s: simulated %.0fs (%d0%% of the recorded run)\n",
+	pct := int((s.now - s.app.Start) * 100 / span)
+	if pct/10 > s.nextPg {
+		s.nextPg = pct / 10
+		fmt.Fprintf(s.opt.Progress, "whatif %s: simulated %.0fs (%d%% of the recorded run's length)\n",
 			s.spec.Name, float64(s.now-s.app.Start)/1000, pct)
 	}
 }
