@@ -100,6 +100,12 @@ type Config struct {
 	// Policy is sparkdra's allocation policy (key "policy"; policy.go).
 	// The empty Policy is PolicySpark.
 	Policy Policy
+	// StorageDecommissionEnabled is spark.storage.decommission.enabled
+	// (default false) and DecommissionRDDBlocksEnabled
+	// spark.storage.decommission.rddBlocks.enabled (default true); only
+	// sparkdra's policies read them (policy.go).
+	StorageDecommissionEnabled   bool
+	DecommissionRDDBlocksEnabled bool
 }
 
 // DefaultConfig returns Spark's defaults (docs/spark-dra.md §1).
@@ -116,6 +122,7 @@ func DefaultConfig() Config {
 		ShuffleTrackingEnabled:           true,
 		ShuffleTrackingTimeout:           Infinite,
 		DecommissionShuffleBlocksEnabled: true,
+		DecommissionRDDBlocksEnabled:     true,
 		ExecutorCores:                    1,
 		TaskCPUs:                         1,
 	}
@@ -270,7 +277,7 @@ func ParseConfig(props map[string]string) (Config, error) {
 	p.boolean(KeyTesting, &c.Testing)
 	p.integer(KeyExecutorCores, &c.ExecutorCores)
 	p.integer(KeyTaskCPUs, &c.TaskCPUs)
-	p.policy(&c.Policy)
+	p.policy(&c)
 	c.ReliableShuffleStorage = usesCeleborn(props)
 	if err := c.Validate(); err != nil {
 		p.errs = append(p.errs, err)

@@ -169,7 +169,7 @@ func (e *Engine) collectTimedOut(now int64) {
 	}
 	e.verdicts = slices.Grow(e.verdicts[:0], len(xs))[:len(xs)]
 	e.cands, e.idx = e.cands[:0], e.idx[:0]
-	idle, storage, shuffle := int64(cfg.ExecutorIdleTimeout), int64(cfg.CachedExecutorIdleTimeout), int64(cfg.shuffleTimeout())
+	idle, storage, shuffle := int64(cfg.ExecutorIdleTimeout), int64(cfg.storageTimeout()), int64(cfg.shuffleTimeout())
 	for k, i := range e.order {
 		x := &xs[i]
 		to := executorTimeout(idle, storage, shuffle, x.Holds&HoldsCache != 0, tracking && x.Holds&HoldsShuffle != 0)

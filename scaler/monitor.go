@@ -85,7 +85,7 @@ type monitor struct {
 func newMonitor(cfg Config) monitor {
 	return monitor{
 		idleTimeout:         int64(cfg.ExecutorIdleTimeout),
-		storageTimeout:      int64(cfg.CachedExecutorIdleTimeout),
+		storageTimeout:      int64(cfg.storageTimeout()),
 		shuffleTimeout:      int64(cfg.shuffleTimeout()),
 		fetchFromShuffleSvc: cfg.ShuffleServiceEnabled && cfg.ShuffleServiceFetchRDDEnabled,
 		shuffleTracking:     cfg.ShuffleTracking(),

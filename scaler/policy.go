@@ -11,6 +11,14 @@ import (
 // ScaledObject's trigger metadata carries it beside Spark's keys.
 const KeyPolicy = "policy"
 
+// Spark's block-migration properties the releasing policies read
+// (docs/spark-dra.md §1; Spark's BlockManagerDecommissioner migrates
+// blocks only with spark.storage.decommission.enabled).
+const (
+	KeyStorageDecommission   = "spark.storage.decommission.enabled"
+	KeyDecommissionRDDBlocks = "spark.storage.decommission.rddBlocks.enabled"
+)
+
 // Policy names an allocation policy: Spark's DRA as is (PolicySpark, the
 // default) or one of sparkdra's variants of it. Each variant changes one or
 // two named steps of Spark's algorithm and leaves everything else — the
@@ -29,14 +37,18 @@ const (
 	// addExecutors: numExecutorsToAdd). Lowering the target, the timers and
 	// the removals are Spark's.
 	PolicyRamp Policy = "ramp"
-	// PolicyRelease lets executors that hold only shuffle output of finished
-	// jobs go at the plain executorIdleTimeout when decommissioning can
-	// migrate that output (spark.decommission.enabled and
-	// spark.storage.decommission.shuffleBlocks.enabled, or a shuffle plugin
-	// with reliable storage): Spark keeps them for
-	// shuffleTracking.timeout, which defaults to never (docs/spark-dra.md
-	// §6, updateTimeout). Without migration it is PolicySpark: releasing
-	// would lose shuffle data a later job may read.
+	// PolicyRelease lets idle executors go at the plain
+	// executorIdleTimeout when what they hold survives their removal
+	// (docs/spark-dra.md §6, updateTimeout, where Spark takes the maximum
+	// of the timeouts that apply):
+	//   - shuffle output of finished jobs, when decommissioning migrates
+	//     it (CanMigrateShuffle) — Spark keeps such executors for
+	//     shuffleTracking.timeout, by default never;
+	//   - cached RDD blocks, when decommissioning migrates them
+	//     (CanMigrateRDDBlocks) — Spark keeps them for
+	//     cachedExecutorIdleTimeout, by default never.
+	// Shuffle output of running jobs still pins, as in Spark. Without
+	// migration it is PolicySpark: releasing would lose data.
 	PolicyRelease Policy = "release"
 	// PolicyLean is PolicyRamp and PolicyRelease together.
 	PolicyLean Policy = "lean"
@@ -82,25 +94,38 @@ func (p Policy) validate() error {
 // rampsToNeed reports whether the add step goes straight to the need.
 func (p Policy) rampsToNeed() bool { return p == PolicyRamp || p == PolicyLean }
 
-// releasesFinishedShuffle reports whether finished jobs' shuffle output may
-// stop pinning executors (when it can be migrated).
+// releasesFinishedShuffle reports whether finished jobs' shuffle output
+// and cached blocks may stop pinning executors (when they can be migrated).
 func (p Policy) releasesFinishedShuffle() bool { return p == PolicyRelease || p == PolicyLean }
 
-// policy reads KeyPolicy (trimmed, case-insensitive) into dst; an
-// unknown name is left for Validate to report.
-func (pr *parser) policy(dst *Policy) {
+// policy reads KeyPolicy (trimmed, case-insensitive) into c.Policy, an
+// unknown name left for Validate to report, and the block-migration
+// properties only the policies use.
+func (pr *parser) policy(c *Config) {
 	if v, ok := pr.value(KeyPolicy); ok {
-		*dst = Policy(strings.ToLower(v))
+		c.Policy = Policy(strings.ToLower(v))
 	}
+	pr.boolean(KeyStorageDecommission, &c.StorageDecommissionEnabled)
+	pr.boolean(KeyDecommissionRDDBlocks, &c.DecommissionRDDBlocksEnabled)
 }
 
 // CanMigrateShuffle reports whether removing an executor keeps its shuffle
 // output: decommissioning migrates shuffle blocks
-// (spark.decommission.enabled and
+// (spark.decommission.enabled, spark.storage.decommission.enabled and
 // spark.storage.decommission.shuffleBlocks.enabled) or a shuffle plugin
 // keeps it off the executors (ReliableShuffleStorage).
 func (c Config) CanMigrateShuffle() bool {
-	return (c.DecommissionEnabled && c.DecommissionShuffleBlocksEnabled) || c.ReliableShuffleStorage
+	return (c.DecommissionEnabled && c.StorageDecommissionEnabled && c.DecommissionShuffleBlocksEnabled) ||
+		c.ReliableShuffleStorage
+}
+
+// CanMigrateRDDBlocks reports whether removing an executor moves its
+// cached RDD blocks to other executors (spark.decommission.enabled,
+// spark.storage.decommission.enabled and
+// spark.storage.decommission.rddBlocks.enabled). With no peer to take
+// them Spark drops them and recomputes them when read.
+func (c Config) CanMigrateRDDBlocks() bool {
+	return c.DecommissionEnabled && c.StorageDecommissionEnabled && c.DecommissionRDDBlocksEnabled
 }
 
 // shuffleTimeout is the timeout the monitor applies to executors holding
@@ -112,4 +137,14 @@ func (c Config) shuffleTimeout() time.Duration {
 		return min(c.ShuffleTrackingTimeout, c.ExecutorIdleTimeout)
 	}
 	return c.ShuffleTrackingTimeout
+}
+
+// storageTimeout is the timeout the monitor applies to executors holding
+// cached blocks: Spark's cachedExecutorIdleTimeout, or, under a releasing
+// policy with RDD-block migration, no more than executorIdleTimeout.
+func (c Config) storageTimeout() time.Duration {
+	if c.Policy.releasesFinishedShuffle() && c.CanMigrateRDDBlocks() {
+		return min(c.CachedExecutorIdleTimeout, c.ExecutorIdleTimeout)
+	}
+	return c.CachedExecutorIdleTimeout
 }

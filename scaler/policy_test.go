@@ -1,6 +1,7 @@
 package scaler
 
 import (
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -77,22 +78,23 @@ func TestRampPolicyJumpsToNeed(t *testing.T) {
 // it go at the idle timeout, but only when decommissioning migrates the
 // output (docs/spark-dra.md §6).
 func TestReleasePolicyFreesFinishedShuffleOnlyWithMigration(t *testing.T) {
+	migrate := map[string]string{KeyDecommissionEnabled: "true", KeyStorageDecommission: "true"}
 	for _, c := range []struct {
 		name    string
 		policy  Policy
-		decomm  bool
+		props   map[string]string
 		removed bool
 	}{
-		{"spark keeps it", PolicySpark, true, false},
-		{"release without migration keeps it", PolicyRelease, false, false},
-		{"release with migration frees it", PolicyRelease, true, true},
-		{"lean with migration frees it", PolicyLean, true, true},
+		{"spark keeps it", PolicySpark, migrate, false},
+		{"release without migration keeps it", PolicyRelease, nil, false},
+		{"release without block-manager decommissioning keeps it", PolicyRelease, map[string]string{KeyDecommissionEnabled: "true"}, false},
+		{"release with shuffle blocks off keeps it", PolicyRelease, map[string]string{KeyDecommissionEnabled: "true", KeyStorageDecommission: "true", KeyDecommissionShuffleBlock: "false"}, false},
+		{"release with migration frees it", PolicyRelease, migrate, true},
+		{"lean with migration frees it", PolicyLean, migrate, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			props := map[string]string{KeyPolicy: string(c.policy), KeyExecutorIdleTimeout: "10s"}
-			if c.decomm {
-				props[KeyDecommissionEnabled] = "true"
-			}
+			maps.Copy(props, c.props)
 			cfg, err := ParseConfig(props)
 			if err != nil {
 				t.Fatal(err)
@@ -122,6 +124,44 @@ func TestReleasePolicyFreesFinishedShuffleOnlyWithMigration(t *testing.T) {
 	}
 }
 
+// Cached blocks: Spark keeps the executor for cachedExecutorIdleTimeout
+// (never, by default); "release" lets it go at the idle timeout when
+// decommissioning migrates RDD blocks (on by default once block-manager
+// decommissioning is).
+func TestReleasePolicyFreesCachedBlocksOnlyWithMigration(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		policy  Policy
+		props   map[string]string
+		removed bool
+	}{
+		{"spark keeps it", PolicySpark, map[string]string{KeyDecommissionEnabled: "true", KeyStorageDecommission: "true"}, false},
+		{"release without migration keeps it", PolicyRelease, nil, false},
+		{"release with rdd blocks off keeps it", PolicyRelease, map[string]string{KeyDecommissionEnabled: "true", KeyStorageDecommission: "true", KeyDecommissionRDDBlocks: "false"}, false},
+		{"release with migration frees it", PolicyRelease, map[string]string{KeyDecommissionEnabled: "true", KeyStorageDecommission: "true"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			props := map[string]string{KeyPolicy: string(c.policy), KeyExecutorIdleTimeout: "10s"}
+			maps.Copy(props, c.props)
+			cfg, err := ParseConfig(props)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, _ := NewManager(cfg, ManagerOptions{})
+			m.ExecutorAdded(t0, "1", DefaultResourceProfileID)
+			m.RDDBlockUpdated(t0, "1", 4, 0, StorageMemoryOnly)
+			now := t0.Add(11 * time.Second)
+			obs := m.Observation(now)
+			removed := m.Schedule(now)
+			e, _ := NewEngine(cfg)
+			d := e.Step(&obs, now)
+			if (len(removed) == 1) != c.removed || (len(d.Remove) == 1) != c.removed {
+				t.Fatalf("manager removed %v, engine %v; want removed=%v", removed, d.Remove, c.removed)
+			}
+		})
+	}
+}
+
 // The property test of the two layers (property_test.go) under every
 // policy, with decommissioning on half the time so "release" acts.
 func TestPropertyRandomHistoriesUnderPolicies(t *testing.T) {
@@ -134,6 +174,7 @@ func TestPropertyRandomHistoriesUnderPolicies(t *testing.T) {
 		pr := rand.New(rand.NewPCG(seed, 7))
 		s.cfg.Policy = Policies()[pr.IntN(len(Policies()))]
 		s.cfg.DecommissionEnabled = pr.IntN(2) == 0
+		s.cfg.StorageDecommissionEnabled = pr.IntN(3) > 0
 		if err := s.cfg.Validate(); err != nil {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
