@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -146,6 +147,14 @@ func xerial(data []byte) []byte {
 	return out.Bytes()
 }
 
+func gzipOf(data []byte) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write(data)
+	w.Close()
+	return b.Bytes()
+}
+
 func zstdOf(t *testing.T, data []byte) []byte {
 	e, err := zstd.NewWriter(nil)
 	if err != nil {
@@ -162,6 +171,7 @@ func TestCodecsByExtension(t *testing.T) {
 		"app.snappy":          xerial(plain),
 		"app.zstd":            zstdOf(t, plain),
 		"app.zstd.inprogress": zstdOf(t, plain),
+		"app.json.gz":         gzipOf(plain),
 		"app":                 plain,
 	}
 	for name, b := range files {

@@ -3,6 +3,7 @@ package sim
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,6 +30,9 @@ const (
 	CodecLZF    Codec = "lzf"
 	CodecSnappy Codec = "snappy"
 	CodecZstd   Codec = "zstd"
+	// CodecGzip is not one of Spark's codecs but how logs are often
+	// archived (e2e/testdata keeps its recordings as .json.gz).
+	CodecGzip Codec = "gz"
 )
 
 // CodecOf returns the codec of an event-log file from its name: the last
@@ -43,6 +47,8 @@ func CodecOf(name string) Codec {
 		return Codec(ext)
 	case "zst":
 		return CodecZstd
+	case "gz":
+		return CodecGzip
 	}
 	return CodecNone
 }
@@ -144,6 +150,8 @@ func Decompress(r io.Reader, c Codec) (io.Reader, error) {
 			return nil, err
 		}
 		return d.IOReadCloser(), nil
+	case CodecGzip:
+		return gzip.NewReader(r)
 	case CodecLZF:
 		return nil, errors.New("the lzf codec is not supported; re-run with spark.eventLog.compression.codec=zstd, lz4 or snappy")
 	}

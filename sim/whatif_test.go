@@ -187,7 +187,7 @@ func TestReleaseSavesExecutorSecondsOnIdleShuffleHolders(t *testing.T) {
 	end := s.job(0, 0, synthStage{id: 0, tasks: tens(4)}, synthStage{id: 1, parents: []int{0}, tasks: []int64{1000}})
 	end = s.job(1, end+200_000, synthStage{id: 2, tasks: []int64{1000}})
 	app := s.app(t, end)
-	conf := map[string]string{"spark.decommission.enabled": "true"}
+	conf := map[string]string{"spark.decommission.enabled": "true", "spark.storage.decommission.enabled": "true"}
 	spark := run(t, app, "spark", time.Second, conf)
 	release := run(t, app, "release", time.Second, conf)
 	// The second job waits for a new executor: backlog timeout + start-up.
