@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sparkdra/sparkdra/scaler"
 )
 
 // App is one recorded Spark application, reduced to what the simulator
@@ -384,4 +386,34 @@ func (a *App) EffectiveConf() map[string]string {
 		c["spark.executor.cores"] = strconv.Itoa(a.Executors[0].Cores)
 	}
 	return c
+}
+
+// EstimateStartupLatency estimates, from the log, how long the cluster
+// took to bring up an executor: from the first request the EAM would
+// have made (the application start when initialExecutors > 0, else the
+// first stage submission plus schedulerBacklogTimeout) to the first
+// ExecutorAdded. It returns false when the log has no executor or no
+// stage to tell.
+func (a *App) EstimateStartupLatency(cfg scaler.Config) (time.Duration, bool) {
+	if len(a.Executors) == 0 {
+		return 0, false
+	}
+	req := a.Start
+	if cfg.InitialExecutors() == 0 {
+		first := int64(-1)
+		for _, s := range a.Stages {
+			if s.Submitted > 0 && (first < 0 || s.Submitted < first) {
+				first = s.Submitted
+			}
+		}
+		if first < 0 {
+			return 0, false
+		}
+		req = first + cfg.SchedulerBacklogTimeout.Milliseconds()
+	}
+	added := a.Executors[0].Added
+	for _, x := range a.Executors {
+		added = min(added, x.Added)
+	}
+	return time.Duration(max(0, added-req)) * time.Millisecond, true
 }

@@ -17,6 +17,9 @@ type Options struct {
 	// StartupLatency is the time from the policy asking for an executor to
 	// that executor taking tasks (pod scheduling, JVM start, registration).
 	StartupLatency time.Duration
+	// AutoStartupLatency replaces StartupLatency with the log's own
+	// (App.EstimateStartupLatency) when the log tells it.
+	AutoStartupLatency bool
 	// Tick is the period of the EAM's schedule() (Spark: 100 ms).
 	Tick time.Duration
 	// Seed seeds the spreading of tasks over free executors (Spark shuffles
@@ -28,7 +31,7 @@ type Options struct {
 
 // DefaultOptions are the options the command uses unless told otherwise.
 func DefaultOptions() Options {
-	return Options{StartupLatency: time.Second, Tick: 100 * time.Millisecond, Seed: 1}
+	return Options{StartupLatency: time.Second, AutoStartupLatency: true, Tick: 100 * time.Millisecond, Seed: 1}
 }
 
 // Result is what one re-simulation measured. Seconds are simulated time.
@@ -44,6 +47,8 @@ type Result struct {
 	LowerBoundExecutorSeconds float64 `json:"lower_bound_executor_seconds"`
 	// CriticalPathSeconds: the makespan with unlimited executors at once.
 	CriticalPathSeconds float64 `json:"critical_path_seconds"`
+	// StartupLatencySeconds: the executor start-up latency simulated.
+	StartupLatencySeconds float64 `json:"startup_latency_seconds"`
 	// MaxExecutors: the most executors alive at once.
 	MaxExecutors int `json:"max_executors"`
 	// ExecutorsStarted: executors that came up.
@@ -177,6 +182,7 @@ type simulator struct {
 
 // Simulate re-runs the recorded application under spec.
 func Simulate(app *App, spec PolicySpec, opt Options) (Result, error) {
+	opt.StartupLatency = StartupLatency(app, opt)
 	r, err := simulate(app, spec, opt, false)
 	if err != nil {
 		return Result{}, err
@@ -186,8 +192,26 @@ func Simulate(app *App, spec PolicySpec, opt Options) (Result, error) {
 		return Result{}, err
 	}
 	r.CriticalPathSeconds = cp.MakespanSeconds
+	r.StartupLatencySeconds = opt.StartupLatency.Seconds()
 	r.LowerBoundExecutorSeconds = app.TaskSeconds() / float64(app.SlotsPerExecutor())
 	return r, nil
+}
+
+// StartupLatency is the latency a re-simulation with opt uses: the log's
+// own estimate under AutoStartupLatency (read with the log's settings),
+// else, or when the log cannot tell, opt.StartupLatency.
+func StartupLatency(app *App, opt Options) time.Duration {
+	if !opt.AutoStartupLatency {
+		return opt.StartupLatency
+	}
+	cfg, err := scaler.ParseConfig(app.EffectiveConf())
+	if err != nil {
+		cfg = scaler.DefaultConfig()
+	}
+	if d, ok := app.EstimateStartupLatency(cfg); ok {
+		return d
+	}
+	return opt.StartupLatency
 }
 
 // MaxSpan bounds the runs the simulator takes on: a recorded application

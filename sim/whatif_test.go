@@ -26,6 +26,7 @@ func newSynth(props map[string]string) *synth {
 		kv = append(kv, fmt.Sprintf("%q:%q", k, v))
 	}
 	s.add(`{"Event":"SparkListenerEnvironmentUpdate","Spark Properties":{%s}}`, strings.Join(kv, ","))
+	s.add(`{"Event":"SparkListenerExecutorAdded","Timestamp":%d,"Executor ID":"1","Executor Info":{"Total Cores":1}}`, base)
 	return s
 }
 
@@ -79,7 +80,6 @@ func stageInfo(st synthStage) string {
 
 func (s *synth) app(t *testing.T, end int64) *App {
 	t.Helper()
-	s.add(`{"Event":"SparkListenerExecutorAdded","Timestamp":%d,"Executor ID":"1","Executor Info":{"Total Cores":1}}`, base)
 	s.add(`{"Event":"SparkListenerApplicationEnd","Timestamp":%d}`, base+end)
 	app, err := Read(strings.NewReader(strings.Join(s.lines, "\n")+"\n"), true)
 	if err != nil {
@@ -95,7 +95,7 @@ func run(t *testing.T, app *App, policy string, latency time.Duration, conf map[
 		t.Fatal(err)
 	}
 	opt := DefaultOptions()
-	opt.StartupLatency = latency
+	opt.StartupLatency, opt.AutoStartupLatency = latency, false
 	r, err := Simulate(app, spec, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +249,7 @@ func TestProgressLines(t *testing.T) {
 	if _, err := Simulate(app, spec, opt); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(b.String(), "\n"); n < 5 || !strings.Contains(b.String(), "whatif static:1: simulated 41s (51% of the recorded run's length)") {
+	if n := strings.Count(b.String(), "\n"); n < 5 || !strings.Contains(b.String(), "whatif static:1: simulated 40s (50% of the recorded run's length)") {
 		t.Fatalf("%d progress lines:\n%s", n, b.String())
 	}
 }

@@ -28,7 +28,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 const usage = `usage:
   spark-dra-sim replay [--conf KEY=VALUE]... [--json] LOG
-  spark-dra-sim whatif --policy=P [--policy=P]... [--conf KEY=VALUE]... [--startup-latency=1s] [--json] [--svg FILE] LOG
+  spark-dra-sim whatif --policy=P [--policy=P]... [--conf KEY=VALUE]... [--startup-latency=auto|5s] [--json] [--svg FILE] LOG
   spark-dra-sim report --out FILE --charts DIR [--conf KEY=VALUE]... NAME=LOG...
 P is static:N, spark, ramp, release or lean.`
 
@@ -65,12 +65,19 @@ func parse(cmd string, args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
 	fs.StringVar(&o.out, "out", "", "report: the Markdown file to write")
 	fs.StringVar(&o.charts, "charts", "", "report: the directory of the SVG charts")
-	fs.DurationVar(&o.sim.StartupLatency, "startup-latency", o.sim.StartupLatency, "time from requesting an executor to its first task")
+	latency := fs.String("startup-latency", "auto", "time from requesting an executor to its first task; auto: as in the log (1s when it cannot tell)")
 	fs.DurationVar(&o.sim.Tick, "tick", o.sim.Tick, "period of the DRA schedule() tick")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	o.policies, o.args = policies, fs.Args()
+	if *latency != "auto" {
+		d, err := time.ParseDuration(*latency)
+		if err != nil {
+			return o, fmt.Errorf("--startup-latency %q: want auto or a duration like 5s", *latency)
+		}
+		o.sim.StartupLatency, o.sim.AutoStartupLatency = d, false
+	}
 	c, err := sim.ParseConfs(confs)
 	if err != nil {
 		return o, err
