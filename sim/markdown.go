@@ -136,7 +136,11 @@ func pct(a, b float64) float64 {
 // the summary of policies × workloads against Spark's DRA, and the charts.
 func Markdown(cs []Comparison, overrides map[string]string, opt Options, chartDir string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nStartup latency %v, schedule() tick %v, task spreading seed %d.", opt.StartupLatency, opt.Tick, opt.Seed)
+	lat := "estimated from each log (column below)"
+	if !opt.AutoStartupLatency {
+		lat = opt.StartupLatency.String()
+	}
+	fmt.Fprintf(&b, "\nExecutor start-up latency %s, schedule() tick %v, task spreading seed %d.", lat, opt.Tick, opt.Seed)
 	if len(overrides) > 0 {
 		keys := slices.Sorted(maps.Keys(overrides))
 		var kv []string
@@ -146,11 +150,11 @@ func Markdown(cs []Comparison, overrides map[string]string, opt Options, chartDi
 		fmt.Fprintf(&b, " Policies run with the log's settings and %s.", strings.Join(kv, ", "))
 	}
 	b.WriteString("\n\n### Validation: Spark's DRA re-simulated under the settings the run had\n\n")
-	b.WriteString("| workload | recorded makespan s | simulated | error | recorded executor-s | simulated | error | recorded max executors | simulated |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| workload | start-up latency s | recorded makespan s | simulated | error | recorded executor-s | simulated | error | recorded max executors | simulated |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range cs {
 		v := c.Validation
-		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %+.1f%% | %.1f | %.1f | %+.1f%% | %d | %d |\n", c.Workload.Name,
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %+.1f%% | %.1f | %.1f | %+.1f%% | %d | %d |\n", c.Workload.Name, v.StartupLatencySeconds,
 			c.Recorded.MakespanSeconds, v.MakespanSeconds, pct(v.MakespanSeconds, c.Recorded.MakespanSeconds),
 			c.Recorded.ExecutorSeconds, v.ExecutorSeconds, pct(v.ExecutorSeconds, c.Recorded.ExecutorSeconds),
 			c.Recorded.MaxExecutors, v.MaxExecutors)
@@ -178,6 +182,7 @@ func Markdown(cs []Comparison, overrides map[string]string, opt Options, chartDi
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString("\n" + goalLine(cs) + "\n")
 	for _, c := range cs {
 		fmt.Fprintf(&b, "\n### %s\n\n`%s` — application %s (%s): %d jobs, %d stages, %.0f task-seconds, %d task slots per executor.\n\n",
 			c.Workload.Name, c.Workload.Path, c.Workload.App.ID, c.Workload.App.Name, len(c.Workload.App.Jobs),
@@ -201,4 +206,53 @@ func (c *Comparison) find(policy string) *Result {
 		}
 	}
 	return nil
+}
+
+// Goal is what docs/policies.md measures a policy against: at least
+// GoalSaving fewer executor-seconds than Spark's DRA with a makespan at
+// most GoalSlowdown longer.
+const (
+	GoalSaving   = 0.25
+	GoalSlowdown = 0.05
+)
+
+// Best returns the sparkdra policy with the largest executor-seconds saving
+// against Spark's DRA among those within GoalSlowdown of its makespan, its
+// saving and its slowdown (fractions); ok is false when none qualifies.
+func (c *Comparison) Best() (r Result, saving, slowdown float64, ok bool) {
+	base := c.find("spark")
+	if base == nil || base.ExecutorSeconds == 0 || base.MakespanSeconds == 0 {
+		return Result{}, 0, 0, false
+	}
+	for _, x := range c.Results {
+		if x.Policy == "spark" || strings.HasPrefix(x.Policy, "static:") {
+			continue
+		}
+		sv := 1 - x.ExecutorSeconds/base.ExecutorSeconds
+		sl := x.MakespanSeconds/base.MakespanSeconds - 1
+		if sl <= GoalSlowdown && (!ok || sv > saving) {
+			r, saving, slowdown, ok = x, sv, sl, true
+		}
+	}
+	return r, saving, slowdown, ok
+}
+
+// goalLine says, per workload, how far the best sparkdra policy got.
+func goalLine(cs []Comparison) string {
+	var parts []string
+	for _, c := range cs {
+		r, sv, sl, ok := c.Best()
+		if !ok {
+			parts = append(parts, fmt.Sprintf("%s: no sparkdra policy within %.0f%% of Spark's makespan", c.Workload.Name, GoalSlowdown*100))
+			continue
+		}
+		met := "goal not met"
+		if sv >= GoalSaving {
+			met = "goal met"
+		}
+		parts = append(parts, fmt.Sprintf("%s: best is `%s`, %.1f%% fewer executor-seconds at %+.1f%% makespan (%s)",
+			c.Workload.Name, r.Policy, sv*100, sl*100, met))
+	}
+	return fmt.Sprintf("**Goal: at least %.0f%% fewer executor-seconds than Spark's DRA at most %.0f%% later.** ",
+		GoalSaving*100, GoalSlowdown*100) + strings.Join(parts, "; ") + "."
 }

@@ -1,0 +1,35 @@
+# What-if simulator (rooms: sim/, cmd/spark-dra-sim/, docs/policies.md).
+#
+#   make policies        re-simulates the committed event logs under static:N, spark, ramp, release and
+#                        lean; rewrites the generated part of docs/policies.md and docs/policies/*.svg
+#   make policies-check  the same into a scratch copy, then fails if the committed docs differ
+#   make sim-fuzz        fuzzes the event-log reader and the simulator for SIM_FUZZTIME
+#
+# Workloads: sim/testdata/eventlogs/ (recorded here on a local-cluster, see SOURCE.md there), Spark's own
+# shared log, and every e2e/testdata/eventlogs/*.json.gz the e2e room records.
+
+SIM_FUZZTIME ?= 30s
+SIM_SHARED   ?= $(firstword $(wildcard ../shared/testdata/spark/application_1578436911597_0052))
+SIM_LOGS = \
+	pagerank-local=sim/testdata/eventlogs/pagerank-local/eventlog_v2_app-20261121210619-0000 \
+	$(foreach d,$(wildcard sim/testdata/eventlogs/tripcount-local/eventlog_v2_*),tripcount-local=$(d)) \
+	$(foreach f,$(wildcard e2e/testdata/eventlogs/*.json.gz),e2e-$(basename $(basename $(notdir $(f))))=$(f)) \
+	$(if $(SIM_SHARED),spark-yarn-fixture=$(SIM_SHARED))
+# The policies all run with decommissioning that migrates shuffle and cached blocks, so that "release"
+# can act; Spark's DRA runs with the same settings (it keeps its own timeouts under them).
+SIM_CONF = --conf spark.decommission.enabled=true --conf spark.storage.decommission.enabled=true
+
+.PHONY: policies policies-check sim-fuzz
+
+policies:
+	$(GO) run ./cmd/spark-dra-sim report --quiet --out docs/policies.md --charts docs/policies $(SIM_CONF) $(SIM_LOGS)
+
+policies-check:
+	@tmp=$$(mktemp -d) && cp docs/policies.md "$$tmp/policies.md" && \
+	$(GO) run ./cmd/spark-dra-sim report --quiet --out "$$tmp/policies.md" --charts "$$tmp/policies" $(SIM_CONF) $(SIM_LOGS) && \
+	diff -u docs/policies.md "$$tmp/policies.md" && \
+	for f in "$$tmp"/policies/*.svg; do diff -q "$$f" "docs/policies/$$(basename $$f)" || exit 1; done && \
+	rm -rf "$$tmp" && echo "policies-check: docs/policies.md and its charts are up to date"
+
+sim-fuzz:
+	$(GO) test ./sim/ -run '^$$' -fuzz FuzzReadEvents -fuzztime $(SIM_FUZZTIME)
