@@ -90,12 +90,21 @@ func (r *run) start(ctx context.Context) error {
 		return err
 	}
 	r.pool = sparkcluster.NewPool(r.cluster)
+	r.pool.OnError = func(err error) {
+		select {
+		case r.errs <- err.Error():
+		default:
+		}
+	}
 	initial := cfg.DRA.Min
 	if cfg.Mode == Shadow {
 		initial = cfg.DRA.Max
 	}
 	cfg.Logf("starting %d worker(s)", initial)
 	if _, err := r.pool.Reconcile(ctx, initial); err != nil {
+		return err
+	}
+	if err := r.pool.WaitReady(ctx); err != nil {
 		return err
 	}
 	go r.reconciler(ctx)

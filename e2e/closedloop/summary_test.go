@@ -1,7 +1,11 @@
 package closedloop
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -112,5 +116,46 @@ func TestCompareShadowFindsTheLag(t *testing.T) {
 	// so 37 samples compare; 36 agree.
 	if sh.Samples != 37 || sh.Agreement != 36.0/37.0 {
 		t.Errorf("Samples %d, Agreement %v; want 37, %v", sh.Samples, sh.Agreement, 36.0/37.0)
+	}
+}
+
+func TestWriteOutputs(t *testing.T) {
+	rows := []Row{
+		{Time: at(0), T: 0, Phase: "starting", Executors: 1, Replicas: 1, Target: 1, Desired: 1, DriverTarget: -1},
+		{Time: at(1), T: 1, Phase: "pagerank", Pending: 12, Executors: 1, Replicas: 1, Target: 1, Desired: 1, DriverTarget: -1,
+			DecisionTime: at(1), ObsPending: 12},
+		{Time: at(3), T: 3, Phase: "pagerank", Pending: 10, Executors: 1, Replicas: 2, Target: 2, TargetDelta: 1, Desired: 2,
+			DriverTarget: -1, DecisionTime: at(2.5), ObsPending: 11, FailedTasks: 0},
+		{Time: at(9), T: 9, Phase: "done", Executors: 2, Replicas: 2, Target: 1, Desired: 2, DriverTarget: -1,
+			DecisionTime: at(8.5), ObsPending: 0},
+	}
+	dir := t.TempDir()
+	closed := &Result{Mode: ClosedLoop, Start: at(0), Rows: rows}
+	s := Summarize(closed, nil, DefaultDRA())
+	if err := WriteOutputs(dir, closed, nil, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"timeline.csv", "chart.svg", "summary.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || len(b) == 0 {
+			t.Errorf("%s: %v (%d bytes)", name, err, len(b))
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "summary.json"))
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"first_add_latency_seconds", "ramp_steps", "tasks_failed", "executors_after_idle", "shadow_agreement", "shadow_max_gap"} {
+		if _, ok := got[key]; !ok {
+			t.Errorf("summary.json lacks %s", key)
+		}
+	}
+	if got["first_add_latency_seconds"] != 1.5 {
+		t.Errorf("first_add_latency_seconds = %v, want 1.5", got["first_add_latency_seconds"])
+	}
+	csv, _ := os.ReadFile(filepath.Join(dir, "timeline.csv"))
+	if n := strings.Count(string(csv), "\n"); n != len(rows)+1 {
+		t.Errorf("timeline.csv has %d lines, want %d", n, len(rows)+1)
 	}
 }

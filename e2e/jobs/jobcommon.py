@@ -41,7 +41,10 @@ def session(args):
          .config("spark.driver.memory", "512m")
          .config("spark.ui.showConsoleProgress", "false"))
     if args.event_log_dir:
-        b = b.config("spark.eventLog.enabled", "true").config("spark.eventLog.dir", args.event_log_dir)
+        # One plain JSON-lines file per application (Spark 4 defaults to rolling, compressed logs),
+        # so readers need no codec.
+        b = (b.config("spark.eventLog.enabled", "true").config("spark.eventLog.dir", args.event_log_dir)
+             .config("spark.eventLog.rolling.enabled", "false").config("spark.eventLog.compress", "false"))
     for kv in args.conf:
         key, sep, value = kv.partition("=")
         if not sep:

@@ -73,7 +73,8 @@ type Worker struct {
 	// StartedAt is when the harness started the process (the "pod creation time").
 	StartedAt time.Time
 
-	proc *Process
+	proc  *Process
+	ready bool // guarded by the cluster's mutex
 }
 
 // PID is the worker JVM's pid (and process group: its executors are in it).
@@ -175,9 +176,23 @@ func hostFor(n int) string {
 	return fmt.Sprintf("127.0.%d.%d", n/250, 2+n%250)
 }
 
-// StartWorker starts one Worker with one core on a fresh loopback address and waits, bounded by
-// ReadyTimeout, until the master lists it ALIVE. On error the worker is stopped again.
+// StartWorker launches one Worker and waits, bounded by ReadyTimeout, until the master lists it
+// ALIVE. On error the worker is stopped again.
 func (c *Cluster) StartWorker(ctx context.Context) (*Worker, error) {
+	w, err := c.LaunchWorker()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.WaitWorker(ctx, w); err != nil {
+		c.StopWorker(ctx, w)
+		return nil, err
+	}
+	return w, nil
+}
+
+// LaunchWorker starts one Worker with one core on a fresh loopback address and returns at once,
+// the way a pod exists before it is ready; the worker counts among Workers from now on.
+func (c *Cluster) LaunchWorker() (*Worker, error) {
 	c.mu.Lock()
 	n := c.next
 	c.next++
@@ -200,9 +215,18 @@ func (c *Cluster) StartWorker(ctx context.Context) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
+	c.workers[w.Name] = w
+	c.mu.Unlock()
+	return w, nil
+}
+
+// WaitWorker waits, bounded by ReadyTimeout, until the master lists w ALIVE, and records its
+// master id and UI.
+func (c *Cluster) WaitWorker(ctx context.Context, w *Worker) error {
 	wctx, cancel := context.WithTimeout(ctx, c.opts.ReadyTimeout)
 	defer cancel()
-	err = PollUntil(wctx, 250*time.Millisecond, w.Name+" registered", func(ctx context.Context) (bool, error) {
+	return PollUntil(wctx, 250*time.Millisecond, w.Name+" registered", func(ctx context.Context) (bool, error) {
 		if exited, werr := w.proc.Exited(); exited {
 			return false, Permanent(fmt.Errorf("%s exited (%v); see %s", w.Name, werr, w.proc.LogPath))
 		}
@@ -212,18 +236,19 @@ func (c *Cluster) StartWorker(ctx context.Context) (*Worker, error) {
 		}
 		mw, ok := st.AliveWorker(w.Host)
 		if ok {
-			w.ID, w.WebUI = mw.ID, mw.WebUIAddress
+			c.mu.Lock()
+			w.ID, w.WebUI, w.ready = mw.ID, mw.WebUIAddress, true
+			c.mu.Unlock()
 		}
 		return ok, nil
 	})
-	if err != nil {
-		w.proc.Stop(c.opts.StopGrace)
-		return nil, err
-	}
+}
+
+// Ready reports whether the master has listed the worker ALIVE (as far as WaitWorker saw).
+func (c *Cluster) Ready(w *Worker) bool {
 	c.mu.Lock()
-	c.workers[w.Name] = w
-	c.mu.Unlock()
-	return w, nil
+	defer c.mu.Unlock()
+	return w.ready
 }
 
 // StopWorker stops the worker's process group (the worker JVM and the executors it launched) and

@@ -46,6 +46,9 @@ func TestPoolFollowsReplicasAndDeletionCost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := p.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if len(ch.Started) != 3 || p.Replicas() != 3 {
 		t.Fatalf("scale to 3: started %v, replicas %d", ch.Started, p.Replicas())
 	}

@@ -18,16 +18,21 @@ type Candidate struct {
 	DeletionCost int64
 	// StartedAt stands for the pod's creation (and readiness) time.
 	StartedAt time.Time
+	// Ready: the worker has registered with the master (the pod is Ready).
+	Ready bool
 }
 
-// RankForDeletion orders candidates the way a ReplicaSet picks pods to delete when every pod is
-// scheduled, running and ready: lowest pod-deletion-cost first; among equal costs the pod that has
-// been ready for the shortest time (the newest) first; the name breaks remaining ties so the order
-// is total. It returns a sorted copy.
+// RankForDeletion orders candidates the way a ReplicaSet picks pods to delete (all of them are
+// scheduled and running): not-ready before ready; then lowest pod-deletion-cost first; among equal
+// costs the pod that has been ready for the shortest time (the newest) first; the name breaks
+// remaining ties so the order is total. It returns a sorted copy.
 func RankForDeletion(cands []Candidate) []Candidate {
 	out := append([]Candidate(nil), cands...)
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
+		if a.Ready != b.Ready {
+			return !a.Ready
+		}
 		if a.DeletionCost != b.DeletionCost {
 			return a.DeletionCost < b.DeletionCost
 		}
@@ -54,6 +59,9 @@ type Change struct {
 // ReplicaSet honours the pod-deletion-cost annotations the scaler writes. Everything it starts is
 // a real Spark Worker; the k8s e2e tier replaces it with the real controllers.
 type Pool struct {
+	// OnError, if set, hears of workers that failed to register after a scale-up.
+	OnError func(error)
+
 	c *Cluster
 
 	mu    sync.Mutex // serialises Reconcile
@@ -78,7 +86,9 @@ func (p *Pool) DeletionCost(host string) int64 {
 func (p *Pool) Replicas() int { return len(p.c.Workers()) }
 
 // Reconcile starts or stops workers until `replicas` run. A negative count is an error and changes
-// nothing. Starting and stopping happen in parallel, each bounded by the cluster's ReadyTimeout;
+// nothing. New workers are launched and Reconcile returns without waiting for them to register
+// (like pods created but not ready yet; WaitReady waits). Stops happen in parallel, each bounded
+// by the cluster's ReadyTimeout;
 // Change.Started lists the workers that came up, Change.Stopped the workers chosen and stopped
 // (a stop that failed to confirm is still listed: the process was signalled); the error joins
 // every failure.
@@ -99,29 +109,35 @@ func (p *Pool) Reconcile(ctx context.Context, replicas int) (Change, error) {
 }
 
 func (p *Pool) scaleUp(ctx context.Context, n int) (Change, error) {
-	type res struct {
-		w   *Worker
-		err error
-	}
-	ch := make(chan res, n)
-	for range n {
-		go func() {
-			w, err := p.c.StartWorker(ctx)
-			ch <- res{w, err}
-		}()
-	}
 	var change Change
 	var errs []error
 	for range n {
-		r := <-ch
-		if r.err != nil {
-			errs = append(errs, r.err)
+		w, err := p.c.LaunchWorker()
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		change.Started = append(change.Started, r.w.Name)
+		change.Started = append(change.Started, w.Name)
+		go func() {
+			// Registration is the worker's own business, as readiness is a pod's; a worker that
+			// never registers is reported and stays not-ready (the first to go on scale-down).
+			if err := p.c.WaitWorker(ctx, w); err != nil && ctx.Err() == nil && p.OnError != nil {
+				p.OnError(err)
+			}
+		}()
 	}
-	sort.Strings(change.Started)
 	return change, errors.Join(errs...)
+}
+
+// WaitReady waits, bounded by ctx, until every running worker has registered with the master.
+func (p *Pool) WaitReady(ctx context.Context) error {
+	var errs []error
+	for _, w := range p.c.Workers() {
+		if !p.c.Ready(w) {
+			errs = append(errs, p.c.WaitWorker(ctx, w))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (p *Pool) scaleDown(ctx context.Context, workers []*Worker, n int) (Change, error) {
@@ -129,7 +145,7 @@ func (p *Pool) scaleDown(ctx context.Context, workers []*Worker, n int) (Change,
 	cands := make([]Candidate, 0, len(workers))
 	for _, w := range workers {
 		byName[w.Name] = w
-		cands = append(cands, Candidate{Name: w.Name, DeletionCost: p.DeletionCost(w.Host), StartedAt: w.StartedAt})
+		cands = append(cands, Candidate{Name: w.Name, DeletionCost: p.DeletionCost(w.Host), StartedAt: w.StartedAt, Ready: p.c.Ready(w)})
 	}
 	victims := RankForDeletion(cands)[:n]
 	errc := make(chan error, n)

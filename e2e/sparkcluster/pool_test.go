@@ -45,6 +45,13 @@ func TestRankForDeletion(t *testing.T) {
 			},
 			want: []string{"idle-old", "busy-new"},
 		},
+		"not ready goes first whatever its cost": {
+			in: []Candidate{
+				{Name: "ready-victim", DeletionCost: -1000, StartedAt: t0, Ready: true},
+				{Name: "starting", DeletionCost: 1000, StartedAt: t0, Ready: false},
+			},
+			want: []string{"starting", "ready-victim"},
+		},
 		"full tie: by name": {
 			in:   []Candidate{{Name: "w2", StartedAt: t0}, {Name: "w1", StartedAt: t0}},
 			want: []string{"w1", "w2"},

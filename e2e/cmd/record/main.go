@@ -68,7 +68,11 @@ func record(ctx context.Context, out string, workers int, jobs []string) error {
 		return err
 	}
 	defer c.Close()
-	if _, err := sparkcluster.NewPool(c).Reconcile(ctx, workers); err != nil {
+	pool := sparkcluster.NewPool(c)
+	if _, err := pool.Reconcile(ctx, workers); err != nil {
+		return err
+	}
+	if err := pool.WaitReady(ctx); err != nil {
 		return err
 	}
 	for _, job := range jobs {

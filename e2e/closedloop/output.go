@@ -1,0 +1,122 @@
+package closedloop
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Summary is summary.json: the figures of a closed-loop run and, when one ran, a shadow run.
+type Summary struct {
+	// FirstAddLatencySeconds: from the first sample with pending tasks to the first decision that
+	// raised the target (Spark: schedulerBacklogTimeout; here plus poll, scrape and tick lag).
+	FirstAddLatencySeconds float64 `json:"first_add_latency_seconds"`
+	// RampSteps are the sizes of the successive adds of the first backlog episode.
+	RampSteps      []int `json:"ramp_steps"`
+	RampPeakTarget int   `json:"ramp_peak_target"`
+	// TasksFailed counts failed task attempts over the closed-loop application.
+	TasksFailed int `json:"tasks_failed"`
+	// ExecutorsAfterIdle is the live executor count at the end of the idle wait.
+	ExecutorsAfterIdle int `json:"executors_after_idle"`
+	MinExecutors       int `json:"min_executors"`
+	MaxExecutors       int `json:"max_executors"`
+	// PeakExecutors is the most executors that ran at once.
+	PeakExecutors int `json:"peak_executors"`
+	// FollowLagSeconds is the longest the live executors took to reach a new replica count.
+	FollowLagSeconds float64 `json:"follow_lag_seconds"`
+	// Prometheus says whether the scaler read Prometheus (false: the exporter directly).
+	Prometheus bool `json:"prometheus"`
+	// RunSeconds is the closed-loop run's length.
+	RunSeconds float64 `json:"run_seconds"`
+	// JobResult is the closed-loop job's own result line (its correctness checks).
+	JobResult map[string]any `json:"job_result,omitempty"`
+	// ReconcileErrors lists failures of the worker pool.
+	ReconcileErrors []string `json:"reconcile_errors,omitempty"`
+
+	// Shadow fidelity: the scaler's target against the driver's numberTargetExecutors (nil when
+	// no shadow run was made).
+	ShadowAgreement          *float64 `json:"shadow_agreement"`
+	ShadowMaxGap             *int     `json:"shadow_max_gap"`
+	ShadowLagSeconds         float64  `json:"shadow_lag_seconds,omitempty"`
+	ShadowSamples            int      `json:"shadow_samples,omitempty"`
+	ShadowMaxNeededAgreement float64  `json:"shadow_max_needed_agreement,omitempty"`
+	ShadowTasksFailed        int      `json:"shadow_tasks_failed,omitempty"`
+}
+
+// ShadowMaxLag is the largest alignment shift CompareShadow tries: exporter poll (1 s) +
+// Prometheus scrape (1 s) + scaler tick (1 s) + harness sampling, with room to spare.
+const ShadowMaxLag = 5 * time.Second
+
+// Summarize computes the summary of a closed-loop run and an optional shadow run.
+func Summarize(closed, shadow *Result, dra DRA) Summary {
+	s := Summary{MinExecutors: dra.Min, MaxExecutors: dra.Max, RampSteps: []int{}}
+	if closed != nil && len(closed.Rows) > 0 {
+		rows := closed.Rows
+		rp := FirstRamp(rows)
+		s.FirstAddLatencySeconds = rp.FirstAddLatency.Seconds()
+		s.RampSteps = append(s.RampSteps, rp.Steps...)
+		s.RampPeakTarget = rp.PeakTarget
+		s.ExecutorsAfterIdle = rows[len(rows)-1].Executors
+		for _, r := range rows {
+			s.TasksFailed = max(s.TasksFailed, r.FailedTasks)
+			s.PeakExecutors = max(s.PeakExecutors, r.Executors)
+		}
+		if lag := FollowLag(rows); lag < time.Duration(math.MaxInt64) {
+			s.FollowLagSeconds = lag.Seconds()
+		} else {
+			s.FollowLagSeconds = -1
+		}
+		s.Prometheus = closed.Prometheus
+		s.RunSeconds = rows[len(rows)-1].T
+		if e, ok := closed.JobResult(); ok {
+			s.JobResult = e
+		}
+		s.ReconcileErrors = closed.ReconcileErrors
+	}
+	if shadow != nil && len(shadow.Rows) > 0 {
+		sh := CompareShadow(shadow.Rows, ShadowMaxLag, 500*time.Millisecond)
+		s.ShadowAgreement, s.ShadowMaxGap = &sh.Agreement, &sh.MaxGap
+		s.ShadowLagSeconds, s.ShadowSamples = sh.Lag.Seconds(), sh.Samples
+		s.ShadowMaxNeededAgreement = sh.MaxNeededAgreement
+		for _, r := range shadow.Rows {
+			s.ShadowTasksFailed = max(s.ShadowTasksFailed, r.FailedTasks)
+		}
+	}
+	return s
+}
+
+// WriteOutputs writes into dir: timeline.csv and chart.svg of the closed-loop run,
+// timeline_shadow.csv and chart_shadow.svg of the shadow run (when given), and summary.json.
+func WriteOutputs(dir string, closed, shadow *Result, s Summary) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var errs []error
+	write := func(name string, f func(*os.File) error) {
+		out, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		errs = append(errs, f(out), out.Close())
+	}
+	for _, r := range []struct {
+		res          *Result
+		suffix, name string
+	}{{closed, "", "closed loop: sparkdra drives the Spark workers"}, {shadow, "_shadow", "shadow: Spark's own DRA, scaler beside it"}} {
+		if r.res == nil {
+			continue
+		}
+		write("timeline"+r.suffix+".csv", func(f *os.File) error { return WriteCSV(f, r.res.Start, r.res.Rows) })
+		write("chart"+r.suffix+".svg", func(f *os.File) error { return WriteSVG(f, r.name, r.res.Rows) })
+	}
+	write("summary.json", func(f *os.File) error {
+		enc := json.NewEncoder(f)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	})
+	return errors.Join(errs...)
+}

@@ -1,0 +1,154 @@
+//go:build e2e
+
+// The e2e tier: real Spark, real Prometheus, spark-dra-exporter and spark-dra-scaler, with the
+// KEDA + HPA emulation and the worker pool closing the loop (make e2e).
+package e2e
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sparkdra/sparkdra/e2e/closedloop"
+)
+
+func config(t *testing.T, ctx context.Context, mode closedloop.Mode) closedloop.Config {
+	t.Helper()
+	cfg, err := closedloop.FromEnv(ctx, "jobs", "pagerank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PrometheusBin == "" {
+		t.Fatal("prometheus is not on PATH: make e2e installs Debian's package")
+	}
+	cfg.Mode = mode
+	cfg.Dir = t.TempDir()
+	cfg.Pause = 20 * time.Second // longer than executorIdleTimeout: idle release shows between jobs
+	cfg.Logf = t.Logf
+	if mode == closedloop.Shadow {
+		cfg.AppName += "-shadow"
+		cfg.DRA.Max = 4 // the fixed pool: fewer JVMs on a 2-core machine
+	}
+	return cfg
+}
+
+// TestClosedLoopAndShadow runs PageRank twice: under the closed loop (DRA off in the
+// application, sparkdra drives the workers) and in shadow (Spark's own DRA on over a fixed
+// pool, the scaler beside it). It writes e2e/out/{timeline*.csv,chart*.svg,summary.json}.
+func TestClosedLoopAndShadow(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Minute)
+	defer cancel()
+	out := closedloop.OutDir("out")
+
+	cl := config(t, ctx, closedloop.ClosedLoop)
+	cl.EventLogDir = filepath.Join(out, "eventlogs")
+	closed, err := closedloop.Run(ctx, cl)
+	if err != nil {
+		writeAnyway(t, out, closed, nil, cl.DRA)
+		t.Fatalf("closed loop: %v", err)
+	}
+	sh := config(t, ctx, closedloop.Shadow)
+	shadow, err := closedloop.Run(ctx, sh)
+	s := closedloop.Summarize(closed, shadow, cl.DRA)
+	if werr := closedloop.WriteOutputs(out, closed, shadow, s); werr != nil {
+		t.Error(werr)
+	}
+	if err != nil {
+		t.Fatalf("shadow: %v", err)
+	}
+	t.Logf("summary: first add %.2fs, ramp %v (peak %d), tasks failed %d, executors after idle %d, follow lag %.1fs, shadow agreement %.3f (lag %.1fs, max gap %d, %d samples, maxNeeded agreement %.3f)",
+		s.FirstAddLatencySeconds, s.RampSteps, s.RampPeakTarget, s.TasksFailed, s.ExecutorsAfterIdle, s.FollowLagSeconds,
+		*s.ShadowAgreement, s.ShadowLagSeconds, *s.ShadowMaxGap, s.ShadowSamples, s.ShadowMaxNeededAgreement)
+
+	t.Run("jobs are correct", func(t *testing.T) {
+		for _, res := range []*closedloop.Result{closed, shadow} {
+			checkPageRank(t, res)
+		}
+	})
+	t.Run("first add after schedulerBacklogTimeout plus bounded lag", func(t *testing.T) {
+		// Lag budget: exporter poll 1 s + Prometheus scrape 1 s + scaler tick 1 s + the
+		// harness's own 0.5 s sampling of the driver, with 1.5 s to spare on a shared machine.
+		lo, hi := cl.DRA.SchedulerBacklogTimeout.Seconds()-0.5, cl.DRA.SchedulerBacklogTimeout.Seconds()+5
+		if s.FirstAddLatencySeconds < lo || s.FirstAddLatencySeconds > hi {
+			t.Errorf("first add %.2fs after the backlog appeared, want within [%.1f, %.1f]", s.FirstAddLatencySeconds, lo, hi)
+		}
+	})
+	t.Run("ramp steps 1, 2, 4 … capped by max and need", func(t *testing.T) {
+		rp := closedloop.FirstRamp(closed.Rows)
+		if len(rp.Steps) < 2 {
+			t.Fatalf("ramp %v: want at least two adds", rp.Steps)
+		}
+		if i := closedloop.RampIsSparkLike(rp.Steps, rp.PeakTarget, cl.DRA.Max); i >= 0 {
+			t.Errorf("ramp %v (peak %d, max %d) breaks Spark's ramp at step %d", rp.Steps, rp.PeakTarget, cl.DRA.Max, i)
+		}
+		for i := 1; i < len(rp.StepTimes); i++ {
+			// Adds come at most once per sustainedSchedulerBacklogTimeout; the scaler's 1 s tick
+			// may place two decisions up to one tick closer.
+			if gap := rp.StepTimes[i].Sub(rp.StepTimes[i-1]); gap < cl.DRA.SustainedBacklogTimeout-time.Second/2 {
+				t.Errorf("adds %d and %d only %v apart", i-1, i, gap)
+			}
+		}
+	})
+	t.Run("executors follow the replica count", func(t *testing.T) {
+		if s.FollowLagSeconds < 0 || s.FollowLagSeconds > 90 {
+			t.Errorf("executors took %.1fs to reach the replica count (want <= 90s: worker and executor JVM start)", s.FollowLagSeconds)
+		}
+		if s.PeakExecutors < 2 {
+			t.Errorf("at most %d executors ran: the loop never scaled up", s.PeakExecutors)
+		}
+		if len(s.ReconcileErrors) > 0 {
+			t.Errorf("worker pool errors: %v", s.ReconcileErrors)
+		}
+	})
+	t.Run("no task fails because a worker was stopped", func(t *testing.T) {
+		if s.TasksFailed != 0 {
+			t.Errorf("%d task attempts failed under the closed loop", s.TasksFailed)
+		}
+	})
+	t.Run("back to minExecutors after the idle timeouts", func(t *testing.T) {
+		if s.ExecutorsAfterIdle != cl.DRA.Min {
+			t.Errorf("%d executors after the idle wait, want minExecutors %d", s.ExecutorsAfterIdle, cl.DRA.Min)
+		}
+	})
+	t.Run("shadow fidelity", func(t *testing.T) {
+		if s.ShadowSamples < 30 {
+			t.Fatalf("only %d shadow samples", s.ShadowSamples)
+		}
+		if *s.ShadowAgreement < 0.9 {
+			t.Errorf("scaler target equals the driver's numberTargetExecutors in %.1f%% of samples (lag %.1fs, max gap %d), want >= 90%%",
+				100**s.ShadowAgreement, s.ShadowLagSeconds, *s.ShadowMaxGap)
+		}
+	})
+}
+
+func checkPageRank(t *testing.T, res *closedloop.Result) {
+	t.Helper()
+	e, ok := res.JobResult()
+	if !ok {
+		t.Errorf("%s run: the job printed no result", res.Mode)
+		return
+	}
+	nodes, _ := e.Float("nodes")
+	sum, _ := e.Float("rank_sum")
+	diff, okDiff := e.Float("reference_max_abs_diff")
+	missing, _ := e.Float("reference_missing")
+	if nodes == 0 || math.Abs(sum-nodes) > 1e-6*nodes {
+		t.Errorf("%s run: ranks sum to %v over %v nodes; PageRank keeps the mass", res.Mode, sum, nodes)
+	}
+	if !okDiff || diff > 1e-9 || missing != 0 {
+		t.Errorf("%s run: against the pure-Python reference: max |diff| %v (reported: %v), %v nodes missing", res.Mode, diff, okDiff, missing)
+	}
+}
+
+func writeAnyway(t *testing.T, out string, closed, shadow *closedloop.Result, dra closedloop.DRA) {
+	if closed == nil {
+		return
+	}
+	if err := closedloop.WriteOutputs(out, closed, shadow, closedloop.Summarize(closed, shadow, dra)); err != nil {
+		t.Log(err)
+	}
+	_ = os.MkdirAll(out, 0o755)
+}
