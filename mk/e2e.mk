@@ -58,7 +58,7 @@ e2e-cluster: e2e-venv
 
 e2e: e2e-deps e2e-bins
 	@mkdir -p "$(E2E_OUT)"
-	$(E2E_ENV) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/ 2>&1 | tee "$(E2E_OUT)/e2e.log"
+	$(E2E_ENV) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/ ./e2e/closedloop/ 2>&1 | tee "$(E2E_OUT)/e2e.log"
 
 demo: e2e-deps e2e-bins
 	@mkdir -p "$(E2E_OUT)"

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package closedloop
 
 import (
@@ -18,31 +20,6 @@ import (
 
 // ScaledObject names the emulated ScaledObject the harness registers with the scaler.
 var ScaledObject = externalscaler.ObjectKey{Namespace: "e2e", Name: "spark-workers"}
-
-// Result is what a run recorded.
-type Result struct {
-	Mode  Mode
-	Start time.Time
-	// AppID is the Spark application id.
-	AppID string
-	Rows  []Row
-	// Events are the job's EVENT lines (job starts and ends, pauses, results).
-	Events []sparkcluster.Event
-	// Prometheus says whether the scaler read Prometheus (else the exporter directly).
-	Prometheus bool
-	// ReconcileErrors are failures of the worker pool, if any.
-	ReconcileErrors []string
-}
-
-// JobResult returns the job's "result" event.
-func (r *Result) JobResult() (sparkcluster.Event, bool) {
-	for _, e := range r.Events {
-		if e.Name() == "result" {
-			return e, true
-		}
-	}
-	return nil, false
-}
 
 // run holds the live parts of one run.
 type run struct {

@@ -1,0 +1,32 @@
+package closedloop
+
+import (
+	"time"
+
+	"github.com/sparkdra/sparkdra/e2e/sparkcluster"
+)
+
+// Result is what a run recorded.
+type Result struct {
+	Mode  Mode
+	Start time.Time
+	// AppID is the Spark application id.
+	AppID string
+	Rows  []Row
+	// Events are the job's EVENT lines (job starts and ends, pauses, results).
+	Events []sparkcluster.Event
+	// Prometheus says whether the scaler read Prometheus (else the exporter directly).
+	Prometheus bool
+	// ReconcileErrors are failures of the worker pool, if any.
+	ReconcileErrors []string
+}
+
+// JobResult returns the job's "result" event.
+func (r *Result) JobResult() (sparkcluster.Event, bool) {
+	for _, e := range r.Events {
+		if e.Name() == "result" {
+			return e, true
+		}
+	}
+	return nil, false
+}
