@@ -10,6 +10,7 @@ import (
 type Store struct {
 	mu      sync.RWMutex
 	targets map[string]*TargetSnapshot
+	onSet   func(*TargetSnapshot) // tests only: observe the order of stores
 }
 
 // NewStore returns an empty Store.
@@ -21,7 +22,11 @@ func NewStore() *Store {
 func (st *Store) Set(s *TargetSnapshot) {
 	st.mu.Lock()
 	st.targets[s.Target.Key] = s
+	hook := st.onSet
 	st.mu.Unlock()
+	if hook != nil {
+		hook(s)
+	}
 }
 
 // Delete forgets a target: its series disappear from the next scrape.
