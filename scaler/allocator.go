@@ -64,6 +64,8 @@ type profileState struct {
 	updated   bool
 	updDelta  int
 	updOldTgt int
+	// pace is what PolicyPaced learns (policy.go).
+	pace paceState
 }
 
 // allocator is the EAM core shared by Manager and Engine.
@@ -212,6 +214,7 @@ func (a *allocator) addExecutors(p *profileState, need int, d demand) int {
 	}
 	// Don't ramp up to executors we already have (target < live executors).
 	t := max(old, d.executorCount(p.id)) + p.toAdd
+	need = a.pacedNeed(p, need, d)
 	if a.cfg.Policy.rampsToNeed() {
 		t = need
 	}
@@ -235,6 +238,9 @@ func (p *profileState) remember(delta, old int) {
 // lowers targets to what is needed, or raises them by the ramp step when the
 // add timer is due, then applies the changes. It returns the summed change.
 func (a *allocator) updateAndSync(now int64, d demand) int {
+	if a.cfg.Policy.paces() {
+		a.pace(now, d)
+	}
 	if a.initializing {
 		return 0
 	}

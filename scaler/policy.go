@@ -2,6 +2,7 @@ package scaler
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -50,12 +51,28 @@ const (
 	// Shuffle output of running jobs still pins, as in Spark. Without
 	// migration it is PolicySpark: releasing would lose data.
 	PolicyRelease Policy = "release"
-	// PolicyLean is PolicyRamp and PolicyRelease together.
+	// PolicyPaced caps each add at the executors that would still find
+	// work when they arrive (docs/spark-dra.md §5, addExecutors: Spark
+	// adds towards maxNeeded, which counts every pending task). It learns
+	// two things from the application's own history: the rate at which
+	// the live executors finish tasks (from the falls of pending+running
+	// between ticks, decayed over paceWindow) and how long the cluster
+	// takes to bring up an executor it was asked for (from target rises to
+	// executor arrivals). Pending tasks the live executors will have
+	// finished by the time a new executor would arrive are not counted.
+	// Until both are known (no executor yet, none requested yet) it adds
+	// as Spark does.
+	PolicyPaced Policy = "paced"
+	// PolicyLean is PolicyRamp, PolicyPaced and PolicyRelease together:
+	// straight to the executors that will find work, and release what
+	// decommissioning can migrate.
 	PolicyLean Policy = "lean"
 )
 
 // Policies lists the valid policy names, PolicySpark first.
-func Policies() []Policy { return []Policy{PolicySpark, PolicyRamp, PolicyRelease, PolicyLean} }
+func Policies() []Policy {
+	return []Policy{PolicySpark, PolicyRamp, PolicyPaced, PolicyRelease, PolicyLean}
+}
 
 // String returns the name; the empty Policy reads "spark".
 func (p Policy) String() string {
@@ -90,6 +107,9 @@ func (p Policy) validate() error {
 	}
 	return fmt.Errorf("%s (%q) must be one of %s", KeyPolicy, string(p), strings.Join(names, ", "))
 }
+
+// paces reports whether adds are capped by the learned drain.
+func (p Policy) paces() bool { return p == PolicyPaced || p == PolicyLean }
 
 // rampsToNeed reports whether the add step goes straight to the need.
 func (p Policy) rampsToNeed() bool { return p == PolicyRamp || p == PolicyLean }
@@ -147,4 +167,74 @@ func (c Config) storageTimeout() time.Duration {
 		return min(c.CachedExecutorIdleTimeout, c.ExecutorIdleTimeout)
 	}
 	return c.CachedExecutorIdleTimeout
+}
+
+// paceWindow is the time constant of the task completion rate's decay.
+const paceWindow = 20 * time.Second
+
+// paceState is what PolicyPaced learns per ResourceProfile.
+type paceState struct {
+	seen     bool
+	lastAt   int64
+	lastWork int
+	// rate is tasks finished per second, exponentially decayed.
+	rate      float64
+	lastExecs int
+	// requests holds when each executor asked for and not yet up was
+	// asked for (oldest first).
+	requests []int64
+	// latency is the learned start-up latency in seconds; 0 unknown.
+	latency float64
+}
+
+// pace updates what PolicyPaced learns, once per tick, before the targets
+// are updated: the completion rate from the fall of pending+running since
+// the last tick, executor arrivals against the outstanding requests, and
+// the requests the last tick's target made.
+func (a *allocator) pace(now int64, d demand) {
+	for i := range a.profiles {
+		p := &a.profiles[i]
+		ps := &p.pace
+		work := d.pendingTasks(p.id) + d.pendingSpeculativeTasks(p.id) + d.runningTasks(p.id)
+		execs := d.executorCount(p.id)
+		if ps.seen && now > ps.lastAt {
+			dt := float64(now-ps.lastAt) / 1e9
+			tau := paceWindow.Seconds()
+			decay := math.Exp(-dt / tau)
+			ps.rate = ps.rate*decay + (1-decay)*float64(max(0, ps.lastWork-work))/dt
+			for k := ps.lastExecs; k < execs && len(ps.requests) > 0; k++ {
+				sample := float64(now-ps.requests[0]) / 1e9
+				ps.requests = ps.requests[1:]
+				if ps.latency == 0 {
+					ps.latency = sample
+				} else {
+					ps.latency = 0.7*ps.latency + 0.3*sample
+				}
+			}
+		}
+		// Requests outstanding: what the target asks beyond the live executors.
+		want := max(0, p.target-execs)
+		for len(ps.requests) < want {
+			ps.requests = append(ps.requests, now)
+		}
+		ps.requests = ps.requests[:want]
+		ps.seen, ps.lastAt, ps.lastWork, ps.lastExecs = true, now, work, execs
+	}
+}
+
+// pacedNeed caps need at the executors that will find work on arrival:
+// the live ones plus enough for the pending tasks the live ones will not
+// have finished within the learned start-up latency.
+func (a *allocator) pacedNeed(p *profileState, need int, d demand) int {
+	ps := &p.pace
+	if !a.cfg.Policy.paces() || ps.latency <= 0 || ps.rate <= 0 {
+		return need
+	}
+	execs := d.executorCount(p.id)
+	rest := float64(d.pendingTasks(p.id)+d.pendingSpeculativeTasks(p.id)) - ps.rate*ps.latency
+	if rest <= 0 {
+		return min(need, max(p.target, execs))
+	}
+	extra := int(math.Ceil(rest * a.cfg.ExecutorAllocationRatio / float64(p.tasksPerExecutor)))
+	return min(need, execs+extra)
 }

@@ -2,6 +2,7 @@ package scaler
 
 import (
 	"maps"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestParsePolicy(t *testing.T) {
 
 func TestUnknownPolicyNamesKeyValueAndChoices(t *testing.T) {
 	_, err := ParseConfig(map[string]string{KeyPolicy: "fastest"})
-	want := `policy ("fastest") must be one of spark, ramp, release, lean`
+	want := `policy ("fastest") must be one of spark, ramp, paced, release, lean`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %v, want it to contain %q", err, want)
 	}
@@ -159,6 +160,62 @@ func TestReleasePolicyFreesCachedBlocksOnlyWithMigration(t *testing.T) {
 				t.Fatalf("manager removed %v, engine %v; want removed=%v", removed, d.Remove, c.removed)
 			}
 		})
+	}
+}
+
+// stubDemand is a demand with fixed counts for the default profile.
+type stubDemand struct{ pending, running, execs int }
+
+func (s *stubDemand) pendingTasks(int) int            { return s.pending }
+func (s *stubDemand) pendingSpeculativeTasks(int) int { return 0 }
+func (s *stubDemand) runningTasks(int) int            { return s.running }
+func (s *stubDemand) unschedulableTaskSets(int) int   { return 0 }
+func (s *stubDemand) executorCount(int) int           { return s.execs }
+func (s *stubDemand) pendingRemovalCount(int) int     { return 0 }
+func (s *stubDemand) decommissioningCount(int) int    { return 0 }
+
+// "paced" learns the start-up latency (2 executors asked for at 1 s, up at
+// 11 s: 10 s) and the completion rate (one task a second for a minute:
+// 1 − e^−3 ≈ 0.95/s with the 20 s window), then adds only for the
+// pending tasks the live executors will not have finished in 10 s.
+func TestPacedLearnsLatencyAndRate(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Policy = PolicyPaced
+	a := newAllocator(cfg, nil)
+	a.initializing = false
+	p := &a.profiles[0]
+	d := &stubDemand{pending: 100, running: 0}
+	sec := func(s float64) int64 { return int64(s * 1e9) }
+	a.pace(sec(0), d)
+	p.target = 2 // the first adds
+	a.pace(sec(1), d)
+	d.execs, d.running, d.pending = 2, 2, 98
+	a.pace(sec(11), d)
+	if p.pace.latency != 10 {
+		t.Fatalf("latency %v, want 10", p.pace.latency)
+	}
+	for i := 12; i <= 71; i++ {
+		d.pending--
+		a.pace(sec(float64(i)), d)
+	}
+	if r := p.pace.rate; math.Abs(r-(1-math.Exp(-3))) > 0.01 {
+		t.Fatalf("rate %v, want about 0.95", r)
+	}
+	d.pending = 5
+	if got := a.pacedNeed(p, 7, d); got != 2 {
+		t.Fatalf("5 pending: need %d, want 2 (the live executors finish them first)", got)
+	}
+	d.pending = 30
+	// 30 − 9.5 = 20.5 tasks left after 10 s: 21 more executors, capped by the need.
+	if got := a.pacedNeed(p, 32, d); got != 23 {
+		t.Fatalf("30 pending: need %d, want 2 + 21", got)
+	}
+	if got := a.pacedNeed(p, 16, d); got != 16 {
+		t.Fatalf("need %d, want the need itself when smaller", got)
+	}
+	a.cfg.Policy = PolicySpark
+	if got := a.pacedNeed(p, 7, d); got != 7 {
+		t.Fatalf("spark: need %d, want 7", got)
 	}
 }
 
