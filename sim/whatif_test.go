@@ -225,7 +225,7 @@ func TestParsePolicyErrors(t *testing.T) {
 	for spec, want := range map[string]string{
 		"static:0": "static:N needs a whole number of executors N >= 1",
 		"static:x": "static:N needs",
-		"fastest":  `policy "fastest": want static:N or one of spark, ramp, release, lean`,
+		"fastest":  `policy "fastest": want static:N or one of spark, ramp, paced, release, lean`,
 		"":         "want static:N or one of",
 	} {
 		if _, err := ParsePolicy(spec, nil, nil); err == nil || !strings.Contains(err.Error(), want) {

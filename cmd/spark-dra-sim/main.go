@@ -30,7 +30,7 @@ const usage = `usage:
   spark-dra-sim replay [--conf KEY=VALUE]... [--json] LOG
   spark-dra-sim whatif --policy=P [--policy=P]... [--conf KEY=VALUE]... [--startup-latency=auto|5s] [--json] [--svg FILE] LOG
   spark-dra-sim report --out FILE --charts DIR [--conf KEY=VALUE]... NAME=LOG...
-P is static:N, spark, ramp, release or lean.`
+P is static:N, spark, ramp, paced, release or lean.`
 
 // multi is a repeatable string flag.
 type multi []string
@@ -57,7 +57,7 @@ func parse(cmd string, args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var policies, confs multi
-	fs.Var(&policies, "policy", "policy to simulate: static:N, spark, ramp, release or lean (repeatable)")
+	fs.Var(&policies, "policy", "policy to simulate: static:N, spark, ramp, paced, release or lean (repeatable)")
 	fs.Var(&confs, "conf", "Spark property KEY=VALUE overriding the log's (repeatable)")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of a table")
 	fs.StringVar(&o.svg, "svg", "", "write a chart of executors over time to this SVG file")
