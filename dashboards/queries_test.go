@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/prometheus/promql/parser"
+	"sigs.k8s.io/yaml"
 )
 
 // knownMetrics are the series the dashboards and rules may read: docs/contracts.md §1 (exporter)
@@ -160,5 +161,57 @@ func TestDashboardsStructure(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// promtoolTests is the part of a promtool test file TestEveryDashboardQueryIsEvaluated reads.
+type promtoolTests struct {
+	Tests []struct {
+		PromQLExprTest []struct {
+			Expr       string `json:"expr"`
+			ExpSamples []any  `json:"exp_samples"`
+		} `json:"promql_expr_test"`
+	} `json:"tests"`
+}
+
+// TestEveryDashboardQueryIsEvaluated: each dashboard query has a promtool case in
+// rules/tests/dashboards.test.yaml that expects series (make rules-test evaluates them), and no
+// case there tests an expression the dashboards no longer use.
+func TestEveryDashboardQueryIsEvaluated(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("rules", "tests", "dashboards.test.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tf promtoolTests
+	if err := yaml.Unmarshal(data, &tf); err != nil {
+		t.Fatal(err)
+	}
+	tested := map[string]bool{}
+	for _, group := range tf.Tests {
+		for _, c := range group.PromQLExprTest {
+			if len(c.ExpSamples) == 0 {
+				t.Errorf("promtool case expects no series: %s", c.Expr)
+			}
+			tested[c.Expr] = true
+		}
+	}
+	qs, err := Queries(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, q := range qs {
+		if strings.HasPrefix(q.Source, "alert ") {
+			continue // rules/tests/sparkdra.rules.test.yaml tests the alerts
+		}
+		used[q.Concrete()] = true
+		if !tested[q.Concrete()] {
+			t.Errorf("%s has no promtool case in rules/tests/dashboards.test.yaml:\n%s", q.Source, q.Concrete())
+		}
+	}
+	for expr := range tested {
+		if !used[expr] {
+			t.Errorf("rules/tests/dashboards.test.yaml tests an expression no dashboard uses:\n%s", expr)
+		}
 	}
 }

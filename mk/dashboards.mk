@@ -2,7 +2,9 @@
 #
 #   make dashboards   regenerate dashboards/*.json, the rule file, queries.txt and the generated
 #                     manifests (manifests/base/dashboards/, prometheusrule.yaml) from dashboards/*.go
-#   make rules-test   promtool check rules + promtool test rules (Debian's prometheus package,
+#   make rules-test   promtool check rules + promtool test rules: the alerts at both edges of
+#                     every for:, and every dashboard query evaluated over synthetic series
+#                     (Debian's prometheus package,
 #                     installed when promtool is missing)
 
 .PHONY: dashboards rules-test
