@@ -215,7 +215,7 @@ func (a *allocator) addExecutors(p *profileState, need int, d demand) int {
 	// Don't ramp up to executors we already have (target < live executors).
 	t := max(old, d.executorCount(p.id)) + p.toAdd
 	need = a.pacedNeed(p, need, d)
-	if a.cfg.Policy.rampsToNeed() {
+	if a.rampsToNeed(p) {
 		t = need
 	}
 	t = min(t, need)

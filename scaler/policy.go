@@ -55,15 +55,16 @@ const (
 	// work when they arrive (docs/spark-dra.md §5, addExecutors: Spark
 	// adds towards maxNeeded, which counts every pending task). It learns
 	// two things from the application's own history: the rate at which
-	// the live executors finish tasks (from the falls of pending+running
-	// between ticks, decayed over paceWindow) and how long the cluster
-	// takes to bring up an executor it was asked for (from target rises to
-	// executor arrivals). Pending tasks the live executors will have
-	// finished by the time a new executor would arrive are not counted.
-	// Until both are known (no executor yet, none requested yet) it adds
-	// as Spark does.
+	// the live executors finish tasks (the fall of pending+running since
+	// the work last rose, i.e. since the current stage arrived) and how
+	// long the cluster takes to bring up an executor it was asked for
+	// (target rises to executor arrivals, smoothed). Pending tasks the
+	// live executors will have finished by the time a new executor would
+	// arrive are not counted. Until both are known (no executor yet, none
+	// requested yet, no task of this stage finished) it adds as Spark does.
 	PolicyPaced Policy = "paced"
-	// PolicyLean is PolicyRamp, PolicyPaced and PolicyRelease together:
+	// PolicyLean is PolicyPaced and PolicyRelease together, and ramps
+	// straight to the paced need (as PolicyRamp) once the pace is known:
 	// straight to the executors that will find work, and release what
 	// decommissioning can migrate.
 	PolicyLean Policy = "lean"
@@ -111,8 +112,19 @@ func (p Policy) validate() error {
 // paces reports whether adds are capped by the learned drain.
 func (p Policy) paces() bool { return p == PolicyPaced || p == PolicyLean }
 
-// rampsToNeed reports whether the add step goes straight to the need.
-func (p Policy) rampsToNeed() bool { return p == PolicyRamp || p == PolicyLean }
+// rampsToNeed reports whether the add step of p goes straight to the
+// need: always under PolicyRamp; under PolicyLean once the pace is known
+// (before that the need counts tasks that may be done before any new
+// executor arrives, and Lean ramps as Spark does).
+func (a *allocator) rampsToNeed(p *profileState) bool {
+	switch a.cfg.Policy {
+	case PolicyRamp:
+		return true
+	case PolicyLean:
+		return p.pace.latency > 0 && p.pace.rate > 0
+	}
+	return false
+}
 
 // releasesFinishedShuffle reports whether finished jobs' shuffle output
 // and cached blocks may stop pinning executors (when they can be migrated).
@@ -169,15 +181,15 @@ func (c Config) storageTimeout() time.Duration {
 	return c.CachedExecutorIdleTimeout
 }
 
-// paceWindow is the time constant of the task completion rate's decay.
-const paceWindow = 20 * time.Second
-
 // paceState is what PolicyPaced learns per ResourceProfile.
 type paceState struct {
 	seen     bool
 	lastAt   int64
 	lastWork int
-	// rate is tasks finished per second, exponentially decayed.
+	// since is when pending+running last rose (a stage arrived), done the
+	// tasks finished since, rate done per second since then.
+	since     int64
+	done      int
 	rate      float64
 	lastExecs int
 	// requests holds when each executor asked for and not yet up was
@@ -197,11 +209,16 @@ func (a *allocator) pace(now int64, d demand) {
 		ps := &p.pace
 		work := d.pendingTasks(p.id) + d.pendingSpeculativeTasks(p.id) + d.runningTasks(p.id)
 		execs := d.executorCount(p.id)
+		if !ps.seen || work > ps.lastWork {
+			// New work (a stage arrived): measure the rate afresh, so a
+			// stage of short tasks is not judged by its long predecessor.
+			ps.since, ps.done, ps.rate = now, 0, 0
+		}
 		if ps.seen && now > ps.lastAt {
-			dt := float64(now-ps.lastAt) / 1e9
-			tau := paceWindow.Seconds()
-			decay := math.Exp(-dt / tau)
-			ps.rate = ps.rate*decay + (1-decay)*float64(max(0, ps.lastWork-work))/dt
+			ps.done += max(0, ps.lastWork-work)
+		}
+		if now > ps.since {
+			ps.rate = float64(ps.done) / (float64(now-ps.since) / 1e9)
 			for k := ps.lastExecs; k < execs && len(ps.requests) > 0; k++ {
 				sample := float64(now-ps.requests[0]) / 1e9
 				ps.requests = ps.requests[1:]

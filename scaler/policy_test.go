@@ -42,7 +42,7 @@ func TestUnknownPolicyNamesKeyValueAndChoices(t *testing.T) {
 }
 
 // Under "ramp" the first add goes straight to the need; under "spark" it
-// adds one (docs/spark-dra.md §5).
+// adds one (docs/spark-dra.md §5), and so does "lean" before it knows the pace.
 func TestRampPolicyJumpsToNeed(t *testing.T) {
 	for _, c := range []struct {
 		policy Policy
@@ -50,7 +50,8 @@ func TestRampPolicyJumpsToNeed(t *testing.T) {
 	}{
 		{PolicySpark, []int{1, 3, 7}},
 		{PolicyRamp, []int{20, 20, 20}},
-		{PolicyLean, []int{20, 20, 20}},
+		// Lean knows no pace yet (no executor, none finished): Spark's ramp.
+		{PolicyLean, []int{1, 3, 7}},
 	} {
 		t.Run(string(c.policy), func(t *testing.T) {
 			cfg := DefaultConfig()
@@ -175,9 +176,9 @@ func (s *stubDemand) pendingRemovalCount(int) int     { return 0 }
 func (s *stubDemand) decommissioningCount(int) int    { return 0 }
 
 // "paced" learns the start-up latency (2 executors asked for at 1 s, up at
-// 11 s: 10 s) and the completion rate (one task a second for a minute:
-// 1 − e^−3 ≈ 0.95/s with the 20 s window), then adds only for the
-// pending tasks the live executors will not have finished in 10 s.
+// 11 s: 10 s) and the completion rate (one task a second since the stage
+// arrived), then adds only for the pending tasks the live executors will
+// not have finished in 10 s.
 func TestPacedLearnsLatencyAndRate(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Policy = PolicyPaced
@@ -198,17 +199,24 @@ func TestPacedLearnsLatencyAndRate(t *testing.T) {
 		d.pending--
 		a.pace(sec(float64(i)), d)
 	}
-	if r := p.pace.rate; math.Abs(r-(1-math.Exp(-3))) > 0.01 {
-		t.Fatalf("rate %v, want about 0.95", r)
+	// 60 tasks in the 71 s since the work last rose (at 0 s).
+	if r := p.pace.rate; math.Abs(r-60.0/71) > 1e-9 {
+		t.Fatalf("rate %v, want 60/71", r)
 	}
 	d.pending = 5
 	if got := a.pacedNeed(p, 7, d); got != 2 {
 		t.Fatalf("5 pending: need %d, want 2 (the live executors finish them first)", got)
 	}
 	d.pending = 30
-	// 30 − 9.5 = 20.5 tasks left after 10 s: 21 more executors, capped by the need.
-	if got := a.pacedNeed(p, 32, d); got != 23 {
-		t.Fatalf("30 pending: need %d, want 2 + 21", got)
+	// 30 − 8.45 = 21.55 tasks left after 10 s: 22 more executors, capped by the need.
+	if got := a.pacedNeed(p, 32, d); got != 24 {
+		t.Fatalf("30 pending: need %d, want 2 + 22", got)
+	}
+	// A new stage: the rate is measured afresh.
+	d.pending = 200
+	a.pace(sec(72), d)
+	if p.pace.rate != 0 || a.pacedNeed(p, 40, d) != 40 {
+		t.Fatalf("after new work: rate %v, need %d; want 0 and Spark's 40", p.pace.rate, a.pacedNeed(p, 40, d))
 	}
 	if got := a.pacedNeed(p, 16, d); got != 16 {
 		t.Fatalf("need %d, want the need itself when smaller", got)
