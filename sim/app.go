@@ -252,6 +252,11 @@ func Build(evs []Event) (*App, error) {
 	if app.End == 0 {
 		app.End = last // in-progress or crashed: the last event ends it
 	}
+	for k := range app.Timeline {
+		// Events before the application start (log start, environment)
+		// carry no time of their own.
+		app.Timeline[k].At = max(app.Timeline[k].At, app.Start)
+	}
 	for k := range app.Executors {
 		if app.Executors[k].Removed < 0 {
 			app.Executors[k].Removed = app.End
@@ -416,4 +421,17 @@ func (a *App) EstimateStartupLatency(cfg scaler.Config) (time.Duration, bool) {
 		added = min(added, x.Added)
 	}
 	return time.Duration(max(0, added-req)) * time.Millisecond, true
+}
+
+// CancelsPending reports whether the log's cluster manager calls off
+// executors asked for and not up yet when Spark lowers its request:
+// Kubernetes (pending pods are deleted) and YARN (container requests are
+// withdrawn) do; a standalone master (spark://, local-cluster) launches
+// what it granted, so do unknown ones. Without spark.master the
+// application id tells: YARN's are application_…, Kubernetes' spark-….
+func (a *App) CancelsPending() bool {
+	if m, ok := a.Conf["spark.master"]; ok {
+		return strings.HasPrefix(m, "k8s://") || strings.HasPrefix(m, "yarn")
+	}
+	return strings.HasPrefix(a.ID, "application_") || strings.HasPrefix(a.ID, "spark-")
 }

@@ -150,11 +150,15 @@ func Markdown(cs []Comparison, overrides map[string]string, opt Options, chartDi
 		fmt.Fprintf(&b, " Policies run with the log's settings and %s.", strings.Join(kv, ", "))
 	}
 	b.WriteString("\n\n### Validation: Spark's DRA re-simulated under the settings the run had\n\n")
-	b.WriteString("| workload | start-up latency s | recorded makespan s | simulated | error | recorded executor-s | simulated | error | recorded max executors | simulated |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| workload | start-up latency s | pending requests | recorded makespan s | simulated | error | recorded executor-s | simulated | error | recorded max executors | simulated |\n")
+	b.WriteString("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, c := range cs {
 		v := c.Validation
-		fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %+.1f%% | %.1f | %.1f | %+.1f%% | %d | %d |\n", c.Workload.Name, v.StartupLatencySeconds,
+		pend := "kept"
+		if v.CancelsPending {
+			pend = "cancelled"
+		}
+		fmt.Fprintf(&b, "| %s | %.1f | %s | %.1f | %.1f | %+.1f%% | %.1f | %.1f | %+.1f%% | %d | %d |\n", c.Workload.Name, v.StartupLatencySeconds, pend,
 			c.Recorded.MakespanSeconds, v.MakespanSeconds, pct(v.MakespanSeconds, c.Recorded.MakespanSeconds),
 			c.Recorded.ExecutorSeconds, v.ExecutorSeconds, pct(v.ExecutorSeconds, c.Recorded.ExecutorSeconds),
 			c.Recorded.MaxExecutors, v.MaxExecutors)

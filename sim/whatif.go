@@ -20,6 +20,12 @@ type Options struct {
 	// AutoStartupLatency replaces StartupLatency with the log's own
 	// (App.EstimateStartupLatency) when the log tells it.
 	AutoStartupLatency bool
+	// Pending says whether executors asked for and not up yet can be
+	// called off when the target drops: PendingCancel (Kubernetes deletes
+	// pending pods, YARN drops container requests), PendingKeep (a
+	// standalone master launches what it granted), or PendingAuto: by the
+	// log's spark.master (App.CancelsPending).
+	Pending PendingMode
 	// Tick is the period of the EAM's schedule() (Spark: 100 ms).
 	Tick time.Duration
 	// Seed seeds the spreading of tasks over free executors (Spark shuffles
@@ -28,6 +34,33 @@ type Options struct {
 	// Progress, when set, receives a line every tenth of the simulated span.
 	Progress io.Writer
 }
+
+// PendingMode says what happens to requested executors not up yet when
+// the target drops.
+type PendingMode uint8
+
+// Pending modes.
+const (
+	PendingAuto PendingMode = iota
+	PendingCancel
+	PendingKeep
+)
+
+// ParsePendingMode reads auto, cancel or keep.
+func ParsePendingMode(s string) (PendingMode, error) {
+	switch s {
+	case "auto":
+		return PendingAuto, nil
+	case "cancel":
+		return PendingCancel, nil
+	case "keep":
+		return PendingKeep, nil
+	}
+	return PendingAuto, fmt.Errorf("pending executors mode %q: want auto, cancel or keep", s)
+}
+
+// String is the mode's name.
+func (m PendingMode) String() string { return [...]string{"auto", "cancel", "keep"}[min(int(m), 2)] }
 
 // DefaultOptions are the options the command uses unless told otherwise.
 func DefaultOptions() Options {
@@ -49,6 +82,9 @@ type Result struct {
 	CriticalPathSeconds float64 `json:"critical_path_seconds"`
 	// StartupLatencySeconds: the executor start-up latency simulated.
 	StartupLatencySeconds float64 `json:"startup_latency_seconds"`
+	// CancelsPending: whether requests not up yet were called off when
+	// the target dropped.
+	CancelsPending bool `json:"cancels_pending"`
 	// MaxExecutors: the most executors alive at once.
 	MaxExecutors int `json:"max_executors"`
 	// ExecutorsStarted: executors that came up.
@@ -183,6 +219,12 @@ type simulator struct {
 // Simulate re-runs the recorded application under spec.
 func Simulate(app *App, spec PolicySpec, opt Options) (Result, error) {
 	opt.StartupLatency = StartupLatency(app, opt)
+	if opt.Pending == PendingAuto {
+		opt.Pending = PendingKeep
+		if app.CancelsPending() {
+			opt.Pending = PendingCancel
+		}
+	}
 	r, err := simulate(app, spec, opt, false)
 	if err != nil {
 		return Result{}, err
@@ -193,6 +235,7 @@ func Simulate(app *App, spec PolicySpec, opt Options) (Result, error) {
 	}
 	r.CriticalPathSeconds = cp.MakespanSeconds
 	r.StartupLatencySeconds = opt.StartupLatency.Seconds()
+	r.CancelsPending = opt.Pending == PendingCancel
 	r.LowerBoundExecutorSeconds = app.TaskSeconds() / float64(app.SlotsPerExecutor())
 	return r, nil
 }
@@ -629,7 +672,7 @@ func (s *simulator) sync() {
 	for ; have < want; have++ {
 		s.request()
 	}
-	for have > want && len(s.pending) > 0 && have > s.live {
+	for s.opt.Pending != PendingKeep && have > want && len(s.pending) > 0 && have > s.live {
 		s.pending = s.pending[:len(s.pending)-1]
 		have--
 	}

@@ -94,8 +94,13 @@ func run(t *testing.T, app *App, policy string, latency time.Duration, conf map[
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runWith(t, app, spec, latency, PendingCancel)
+}
+
+func runWith(t *testing.T, app *App, spec PolicySpec, latency time.Duration, pending PendingMode) Result {
+	t.Helper()
 	opt := DefaultOptions()
-	opt.StartupLatency, opt.AutoStartupLatency = latency, false
+	opt.StartupLatency, opt.AutoStartupLatency, opt.Pending = latency, false, pending
 	r, err := Simulate(app, spec, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -251,5 +256,37 @@ func TestProgressLines(t *testing.T) {
 	}
 	if n := strings.Count(b.String(), "\n"); n < 5 || !strings.Contains(b.String(), "whatif static:1: simulated 40s (50% of the recorded run's length)") {
 		t.Fatalf("%d progress lines:\n%s", n, b.String())
+	}
+}
+
+// Slow executor start-up (60 s) and a stage of short tasks the four live
+// executors finish in 40 s: Spark ramps towards one executor per pending
+// task, and on a cluster that launches what it granted the executors
+// arrive after the stage and stay (they hold nothing, but the driver works
+// on alone past the idle timeout); "paced" has learned the latency and the
+// completion rate and does not ask for them.
+func TestPacedSkipsExecutorsThatWouldArriveTooLate(t *testing.T) {
+	s := newSynth(map[string]string{"spark.dynamicAllocation.enabled": "true", "spark.dynamicAllocation.maxExecutors": "40"})
+	long := make([]int64, 4)
+	for i := range long {
+		long[i] = 120_000
+	}
+	short := make([]int64, 160)
+	for i := range short {
+		short[i] = 1000
+	}
+	end := s.job(0, 0, synthStage{id: 0, tasks: long}, synthStage{id: 1, parents: []int{0}, tasks: short})
+	app := s.app(t, end+120_000) // the driver works on alone for two minutes
+	conf := app.EffectiveConf()
+	sparkSpec, _ := ParsePolicy("spark", conf, nil)
+	pacedSpec, _ := ParsePolicy("paced", conf, nil)
+	// A standalone master launches what it granted: nothing is called off.
+	spark := runWith(t, app, sparkSpec, time.Minute, PendingKeep)
+	paced := runWith(t, app, pacedSpec, time.Minute, PendingKeep)
+	t.Logf("spark %+v", spark)
+	t.Logf("paced %+v", paced)
+	if !(paced.ExecutorSeconds < 0.8*spark.ExecutorSeconds) || paced.MakespanSeconds > 1.05*spark.MakespanSeconds {
+		t.Fatalf("paced %.0f executor-s in %.0f s, spark %.0f in %.0f s: want 20%% fewer at most 5%% later",
+			paced.ExecutorSeconds, paced.MakespanSeconds, spark.ExecutorSeconds, spark.MakespanSeconds)
 	}
 }

@@ -66,11 +66,17 @@ func parse(cmd string, args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.out, "out", "", "report: the Markdown file to write")
 	fs.StringVar(&o.charts, "charts", "", "report: the directory of the SVG charts")
 	latency := fs.String("startup-latency", "auto", "time from requesting an executor to its first task; auto: as in the log (1s when it cannot tell)")
+	pending := fs.String("pending", "auto", "executors asked for and not up yet when the target drops: cancel (Kubernetes, YARN), keep (standalone), auto: by the log's spark.master")
 	fs.DurationVar(&o.sim.Tick, "tick", o.sim.Tick, "period of the DRA schedule() tick")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	o.policies, o.args = policies, fs.Args()
+	mode, err := sim.ParsePendingMode(*pending)
+	if err != nil {
+		return o, err
+	}
+	o.sim.Pending = mode
 	if *latency != "auto" {
 		d, err := time.ParseDuration(*latency)
 		if err != nil {
