@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -132,3 +133,5 @@ func jsonMarshal(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

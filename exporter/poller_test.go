@@ -1,0 +1,109 @@
+package exporter
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/sparkdra/sparkdra/exporter/internal/sparkfake"
+	"github.com/sparkdra/sparkdra/exporter/sparkapi"
+)
+
+// handlerTransport serves requests with in-process handlers chosen by host. It stands in for
+// the network inside a synctest bubble, where idle keep-alive connections would keep fake time
+// from advancing; the real HTTP path is covered by the golden and bad-driver tests.
+type handlerTransport map[string]http.Handler
+
+func (h handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	h[r.URL.Host].ServeHTTP(rec, r)
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	return rec.Result(), nil
+}
+
+// countingHandler counts the polls of a driver (its /executors requests).
+type countingHandler struct {
+	h  http.Handler
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/executors") {
+		c.mu.Lock()
+		c.n++
+		c.mu.Unlock()
+	}
+	c.h.ServeHTTP(w, r)
+}
+
+func (c *countingHandler) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// The poll loops run on their interval in fake time: each driver is polled once per second, a
+// driver that hangs only times out its own polls, the backlog duration follows the clock, and a
+// removed target's series go.
+func TestPollerLoops(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		good := &countingHandler{h: sparkfake.Generate(1, 4, 1)}
+		hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		client := &sparkapi.Client{HTTP: &http.Client{Transport: handlerTransport{"good": good, "hang": hang}},
+			MaxBodyBytes: 1 << 20}
+		store := NewStore()
+		p := NewPoller(PollerOptions{Client: client, Interval: time.Second, RequestTimeout: 300 * time.Millisecond,
+			MaxConcurrent: 4, Logger: discardLogger()}, store)
+		ctx, cancel := context.WithCancel(t.Context())
+		updates := make(chan TargetUpdate)
+		done := make(chan struct{})
+		go func() { p.Run(ctx, 1, updates); close(done) }()
+		goodT := Target{Key: "good", Source: SourceStatic, BaseURL: mustURL(t, "http://good")}
+		hangT := Target{Key: "hang", Source: SourceStatic, BaseURL: mustURL(t, "http://hang")}
+		updates <- TargetUpdate{Source: SourceStatic, Targets: []Target{goodT, hangT}}
+		synctest.Wait()
+		if !p.Synced() || good.count() != 1 || store.Len() != 1 {
+			t.Fatalf("after start: synced %v, good polled %d, stored %d", p.Synced(), good.count(), store.Len())
+		}
+		time.Sleep(300 * time.Millisecond) // fake time: the hanging driver's request deadline
+		synctest.Wait()
+		if s := snapshotOf(store, "hang"); s == nil || s.Up || s.Errors[sparkapi.ReasonTimeout] != 1 {
+			t.Fatalf("hanging driver: %+v", s)
+		}
+		time.Sleep(10*time.Second - 300*time.Millisecond)
+		synctest.Wait()
+		if good.count() != 11 {
+			t.Errorf("good driver polled %d times in 10 s, want 11", good.count())
+		}
+		if s := snapshotOf(store, "good"); !s.Up || s.App.BacklogFor != 10*time.Second {
+			t.Errorf("good driver: up %v backlog %v, want 10s", s.Up, s.App.BacklogFor)
+		}
+		updates <- TargetUpdate{Source: SourceStatic, Targets: []Target{goodT}}
+		synctest.Wait()
+		if snapshotOf(store, "hang") != nil {
+			t.Error("removed target still in the store")
+		}
+		cancel()
+		<-done
+		if store.Len() != 0 {
+			t.Errorf("%d targets left after shutdown", store.Len())
+		}
+	})
+}
+
+func snapshotOf(st *Store, key string) *TargetSnapshot {
+	for _, s := range st.Snapshots() {
+		if s.Target.Key == key {
+			return s
+		}
+	}
+	return nil
+}
