@@ -14,7 +14,7 @@ func driverPod(ns, name, ip string, phase corev1.PodPhase, uiPort int32) *corev1
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{
 			"spark-role": "driver", "spark-app-selector": "spark-" + name, "spark-app-name": name}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "spark-kubernetes-driver"}}},
+		Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "spark-kubernetes-driver"}}},
 		Status: corev1.PodStatus{Phase: phase, PodIP: ip},
 	}
 	if uiPort != 0 {
