@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
@@ -39,6 +40,7 @@ func overview(cfg Config) (*dashboard.DashboardBuilder, []Query) {
 	d = demandRow(d, b, sel)
 	d = executorsRow(d, b, cfg, sel)
 	d = idleRow(d, b, cfg, sel)
+	d = exporterRow(d, b, cfg)
 	return d, b.queries
 }
 
@@ -102,4 +104,22 @@ func idleRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) *d
 			WithTarget(b.tableTarget(longest, "A",
 				fmt.Sprintf("topk(20, max by (%s, executor_id, holds) (spark_executor_idle_duration_seconds{%s}))", appLabels, sel))).
 			Unit("s"))
+}
+
+// exporterRow shows which drivers the exporter can read. A driver that never answered has no
+// application labels yet (docs/metrics.md): only its target key, driver, names it.
+func exporterRow(d *dashboard.DashboardBuilder, b *board, cfg Config) *dashboard.DashboardBuilder {
+	const polled, errs = "Drivers polled", "Driver poll errors by reason"
+	es := cfg.ExporterSelector
+	return d.WithRow(dashboard.NewRowBuilder("Exporter")).
+		WithPanel(tablePanel(polled,
+			"Every driver the exporter polls (driver = URL, namespace/pod, or master/proxy/appId) and whether its latest poll read everything (1) or failed (0). "+
+				"A driver that never answered shows here before it has an application. The alert SparkDriverUnreachable fires for applications whose driver keeps failing.").
+			Span(halfWidth).
+			WithTarget(b.tableTarget(polled, "A", fmt.Sprintf("min by (driver) (spark_scrape_success{%s})", es))).
+			SortBy([]cog.Builder[common.TableSortByFieldState]{common.NewTableSortByFieldStateBuilder().DisplayName("Value")})).
+		WithPanel(timeSeries(errs,
+			"Failed polls per second: timeout, connection (driver gone), not_found (application finished), forbidden/unauthorized (UI ACLs), http_status, decode, too_large, credentials.",
+			"ops").
+			WithTarget(b.target(errs, "A", fmt.Sprintf("sum by (driver, reason) (rate(spark_scrape_errors_total{%s}[$__rate_interval]))", es), "{{driver}} {{reason}}", RequiresSparkdra)))
 }
