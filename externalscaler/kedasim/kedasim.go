@@ -36,7 +36,7 @@
 //		Name: "workers", Namespace: "spark", Metadata: meta,
 //		MinReplicaCount: 0, MaxReplicaCount: 20,
 //		PollingInterval: time.Second, HPASyncPeriod: time.Second,
-//		Behavior: ptr(kedasim.ExactBehavior()),
+//		Behavior: ptr(kedasim.ExactBehavior(20)),
 //	})
 //	for … { advance the clock; st, err := sim.Step(ctx); use st.Replicas }
 package kedasim
@@ -126,11 +126,14 @@ func DefaultBehavior() Behavior {
 
 // ExactBehavior is the behavior docs/scaler.md recommends, under which the
 // replica count follows the scaler's number at each sync: no tolerance, no
-// stabilization, and policies that do not cap the step (+1000 % up, 100 %
-// down per 15 s).
-func ExactBehavior() Behavior {
+// stabilization, and scale-up policies that do not cap the step: a Percent
+// policy alone would (its limit is counted from the replica count at the
+// start of the period, so +1000 % per 15 s allows 1 → 11 and no further in
+// those 15 s), hence also Pods = maxReplicas. Scale-down: 100 % per 15 s.
+func ExactBehavior(maxReplicas int32) Behavior {
 	return Behavior{
-		ScaleUp:   Rules{SelectPolicy: SelectMax, Policies: []Policy{{Percent, 1000, 15 * time.Second}}},
+		ScaleUp: Rules{SelectPolicy: SelectMax, Policies: []Policy{
+			{Percent, 1000, 15 * time.Second}, {Pods, maxReplicas, 15 * time.Second}}},
 		ScaleDown: Rules{SelectPolicy: SelectMax, Policies: []Policy{{Percent, 100, 15 * time.Second}}},
 	}
 }
