@@ -93,7 +93,7 @@ func WriteReport(out, chartDir string, ws []Workload, overrides map[string]strin
 	for _, c := range cs {
 		var b bytes.Buffer
 		title := fmt.Sprintf("%s: executors over time (start-up latency %.1fs)", c.Workload.Name, c.Validation.StartupLatencySeconds)
-		if err := WriteSVG(&b, title, "executors", ExecutorLines(c.Results), 900, 360); err != nil {
+		if err := WriteSVG(&b, title, "executors", ExecutorLines(c.Results), 900, 70); err != nil {
 			return err
 		}
 		if err := os.WriteFile(filepath.Join(chartDir, c.Workload.Name+".svg"), b.Bytes(), 0o644); err != nil {

@@ -46,12 +46,16 @@ func ExecutorLines(rs []Result) []Line {
 	return ls
 }
 
-// WriteSVG draws step lines (executors over time) as a standalone SVG of
-// width×height pixels, with axes, ticks and a legend. Values hold until
-// the next point.
-func WriteSVG(w io.Writer, title, ylabel string, lines []Line, width, height int) error {
-	const left, right, top, bottom = 60.0, 150.0, 30.0, 40.0
-	pw, ph := float64(width)-left-right, float64(height)-top-bottom
+// WriteSVG draws each line (executors over time, a step function: a value
+// holds until the next point) in its own panel, stacked, sharing the time
+// and value axes, as a standalone SVG width pixels wide with panels
+// panelHeight pixels high.
+func WriteSVG(w io.Writer, title, ylabel string, lines []Line, width, panelHeight int) error {
+	const left, right, top, bottom, gap = 60.0, 20.0, 30.0, 40.0, 12.0
+	n := max(1, len(lines))
+	ph := float64(panelHeight)
+	height := int(top + float64(n)*(ph+gap) + bottom)
+	pw := float64(width) - left - right
 	maxT, maxY := 1.0, 1.0
 	for _, l := range lines {
 		for _, p := range l.Points {
@@ -60,25 +64,22 @@ func WriteSVG(w io.Writer, title, ylabel string, lines []Line, width, height int
 	}
 	maxY = math.Ceil(maxY * 1.1)
 	x := func(t float64) float64 { return left + t/maxT*pw }
-	y := func(v float64) float64 { return top + ph - v/maxY*ph }
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%g" y="18" font-size="13" font-weight="bold">%s</text>`+"\n", left, xmlEscape(title))
-	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>`+"\n", left, top+ph, left+pw, top+ph)
-	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="black"/>`+"\n", left, top, left, top+ph)
-	for _, t := range niceTicks(maxT, 8) {
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#ddd"/><text x="%.1f" y="%g" text-anchor="middle">%g</text>`+"\n",
-			x(t), top, x(t), top+ph, x(t), top+ph+14, t)
-	}
-	for _, v := range niceTicks(maxY, 6) {
-		fmt.Fprintf(&b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#ddd"/><text x="%g" y="%.1f" text-anchor="end">%g</text>`+"\n",
-			left, y(v), left+pw, y(v), left-4, y(v)+4, v)
-	}
-	fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="middle">seconds since application start</text>`+"\n", left+pw/2, float64(height)-6)
-	fmt.Fprintf(&b, `<text transform="translate(14 %g) rotate(-90)" text-anchor="middle">%s</text>`+"\n", top+ph/2, xmlEscape(ylabel))
+	xticks := niceTicks(maxT, 8)
 	for i, l := range lines {
+		y0 := top + float64(i)*(ph+gap)
+		y := func(v float64) float64 { return y0 + ph - v/maxY*ph }
 		c := chartColors[i%len(chartColors)]
+		fmt.Fprintf(&b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#999"/>`+"\n", left, y0, pw, ph)
+		for _, t := range xticks {
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#eee"/>`+"\n", x(t), y0, x(t), y0+ph)
+		}
+		for _, v := range niceTicks(maxY, 2) {
+			fmt.Fprintf(&b, `<text x="%g" y="%.1f" text-anchor="end" fill="#555">%g</text>`+"\n", left-4, y(v)+4, v)
+		}
 		var pts strings.Builder
 		prev := 0.0
 		for k, p := range l.Points {
@@ -93,10 +94,14 @@ func WriteSVG(w io.Writer, title, ylabel string, lines []Line, width, height int
 			dash = ` stroke-dasharray="5,3"`
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.5"%s points="%s"/>`+"\n", c, dash, strings.TrimSpace(pts.String()))
-		ly := top + 14*float64(i)
-		fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="%s" stroke-width="2"%s/><text x="%g" y="%g">%s</text>`+"\n",
-			left+pw+10, ly, left+pw+30, ly, c, dash, left+pw+35, ly+4, xmlEscape(l.Name))
+		fmt.Fprintf(&b, `<text x="%g" y="%g" font-weight="bold" fill="%s">%s</text>`+"\n", left+6, y0+13, c, xmlEscape(l.Name))
 	}
+	yb := top + float64(n)*(ph+gap) - gap
+	for _, t := range xticks {
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" text-anchor="middle">%g</text>`+"\n", x(t), yb+14, t)
+	}
+	fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="middle">seconds since application start</text>`+"\n", left+pw/2, float64(height)-6)
+	fmt.Fprintf(&b, `<text transform="translate(14 %g) rotate(-90)" text-anchor="middle">%s</text>`+"\n", top+(yb-top)/2, xmlEscape(ylabel))
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err

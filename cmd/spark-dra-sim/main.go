@@ -209,7 +209,7 @@ func whatif(o options, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		err = sim.WriteSVG(f, app.Name+": executors over time", "executors", sim.ExecutorLines(rs), 900, 360)
+		err = sim.WriteSVG(f, app.Name+": executors over time", "executors", sim.ExecutorLines(rs), 900, 70)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
