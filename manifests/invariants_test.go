@@ -22,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/sparkdra/sparkdra/dashboards"
+	"github.com/sparkdra/sparkdra/externalscaler"
+	"github.com/sparkdra/sparkdra/scaler"
 )
 
 // TestBaseContainersAreLockedDown: non-root, read-only root filesystem, no capabilities, no
@@ -273,15 +275,35 @@ func TestGeneratedMonitoringObjects(t *testing.T) {
 	}
 }
 
-// triggerKeys are the ScaledObject trigger metadata keys spark-dra-scaler reads (design.md).
+// triggerKeys are the trigger metadata keys spark-dra-scaler reads: KEDA's scalerAddress, the
+// scaler's own (externalscaler.Key*) and Spark's (scaler.Key*). ParseTrigger ignores other keys,
+// so a misspelt one would silently fall back to a default: the test rejects it.
 var triggerKeys = map[string]bool{
-	"scalerAddress": true, "selector": true, "prometheusAddress": true, "executorsPerReplica": true, "policy": true,
-	"spark.executor.cores": true, "spark.task.cpus": true,
-	"spark.dynamicAllocation.minExecutors": true, "spark.dynamicAllocation.maxExecutors": true,
-	"spark.dynamicAllocation.initialExecutors": true, "spark.dynamicAllocation.schedulerBacklogTimeout": true,
-	"spark.dynamicAllocation.sustainedSchedulerBacklogTimeout": true, "spark.dynamicAllocation.executorIdleTimeout": true,
-	"spark.dynamicAllocation.cachedExecutorIdleTimeout": true, "spark.dynamicAllocation.shuffleTracking.enabled": true,
-	"spark.dynamicAllocation.shuffleTracking.timeout": true, "spark.dynamicAllocation.executorAllocationRatio": true,
+	"scalerAddress":                       true,
+	externalscaler.KeySelector:            true,
+	externalscaler.KeyPrometheusAddress:   true,
+	externalscaler.KeyExecutorsPerReplica: true,
+	scaler.KeyPolicy:                      true,
+	scaler.KeyEnabled:                     true,
+	scaler.KeyMinExecutors:                true,
+	scaler.KeyMaxExecutors:                true,
+	scaler.KeyInitialExecutors:            true,
+	scaler.KeyExecutorAllocationRatio:     true,
+	scaler.KeySchedulerBacklogTimeout:     true,
+	scaler.KeySustainedBacklogTimeout:     true,
+	scaler.KeyExecutorIdleTimeout:         true,
+	scaler.KeyCachedExecutorIdle:          true,
+	scaler.KeyShuffleTrackingEnabled:      true,
+	scaler.KeyShuffleTrackingTimeout:      true,
+	scaler.KeyExecutorInstances:           true,
+	scaler.KeyShuffleServiceEnabled:       true,
+	scaler.KeyShuffleServiceFetchRDD:      true,
+	scaler.KeyDecommissionEnabled:         true,
+	scaler.KeyDecommissionShuffleBlock:    true,
+	scaler.KeyExecutorCores:               true,
+	scaler.KeyTaskCPUs:                    true,
+	scaler.KeyShuffleManager:              true,
+	scaler.KeyShuffleIOPlugin:             true,
 }
 
 // TestExampleScaledObjects: each example's ScaledObject reaches the scaler, passes the
@@ -340,6 +362,10 @@ func checkTrigger(t *testing.T, r rendered, so *kedav1alpha1.ScaledObject) {
 	}
 	if _, err := parser.NewParser(parser.Options{}).ParseMetricSelector("{" + tr.Metadata["selector"] + "}"); err != nil {
 		t.Errorf("selector %q: %v", tr.Metadata["selector"], err)
+	}
+	// The scaler's own parser, with Spark's validation of every spark.* value.
+	if _, err := externalscaler.ParseTrigger(tr.Metadata); err != nil {
+		t.Errorf("spark-dra-scaler rejects the trigger metadata: %v", err)
 	}
 	perReplica, err1 := strconv.Atoi(tr.Metadata["executorsPerReplica"])
 	maxExec, err2 := strconv.Atoi(tr.Metadata["spark.dynamicAllocation.maxExecutors"])
