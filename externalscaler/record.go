@@ -76,8 +76,6 @@ type ExecutorRecord struct {
 	// Pod and DeletionCost are filled in when victims are marked.
 	Pod          string `json:"pod,omitempty"`
 	DeletionCost *int32 `json:"deletionCost,omitempty"`
-
-	state scaler.ExecutorState
 }
 
 // newRecord copies what the RPCs and /decisions need out of d (whose slices
@@ -101,7 +99,7 @@ func newRecord(key ObjectKey, tc *TriggerConfig, obs *scaler.Observation, info O
 	for i, v := range d.Executors {
 		r.Executors[i] = ExecutorRecord{
 			ID: v.ID, Host: v.Host, State: v.State.String(), Reason: reason(&v), Holds: v.Holds.String(),
-			IdleDurationSeconds: v.IdleDuration.Seconds(), TimeoutSeconds: timeoutSeconds(v.Timeout), state: v.State,
+			IdleDurationSeconds: v.IdleDuration.Seconds(), TimeoutSeconds: timeoutSeconds(v.Timeout),
 		}
 	}
 	return r

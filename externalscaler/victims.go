@@ -33,7 +33,9 @@ type VictimMarker interface {
 	MarkVictims(ctx context.Context, so ObjectKey, costs map[string]int32) (map[string]string, error)
 }
 
-// DeletionCosts maps each executor host of rec to its pod deletion cost.
+// DeletionCosts maps each executor host of rec to its pod deletion cost. It
+// reads only rec's exported fields, so it works as well on a record decoded
+// from /decisions.
 // Several executors on one host (executorsPerReplica > 1) give the pod the
 // highest of their costs: a pod is cheap only when all of its executors go.
 func DeletionCosts(rec *DecisionRecord) map[string]int32 {
@@ -56,12 +58,13 @@ func DeletionCosts(rec *DecisionRecord) map[string]int32 {
 }
 
 func executorCost(x *ExecutorRecord, order map[string]int32) int32 {
-	switch {
-	case x.state == scaler.ExecutorRemove:
+	switch x.State {
+	case scaler.ExecutorRemove.String():
 		return CostRemove + order[x.ID]
-	case x.state == scaler.ExecutorBusy || x.state == scaler.ExecutorShuffleActive:
+	case scaler.ExecutorBusy.String(), scaler.ExecutorShuffleActive.String():
 		return CostKeep
-	case x.Holds != scaler.HoldsNone.String():
+	}
+	if x.Holds != scaler.HoldsNone.String() {
 		return CostKeep
 	}
 	return CostIdle

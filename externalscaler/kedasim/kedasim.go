@@ -126,14 +126,15 @@ func DefaultBehavior() Behavior {
 
 // ExactBehavior is the behavior docs/scaler.md recommends, under which the
 // replica count follows the scaler's number at each sync: no tolerance, no
-// stabilization, and scale-up policies that do not cap the step: a Percent
-// policy alone would (its limit is counted from the replica count at the
-// start of the period, so +1000 % per 15 s allows 1 → 11 and no further in
-// those 15 s), hence also Pods = maxReplicas. Scale-down: 100 % per 15 s.
-func ExactBehavior(maxReplicas int32) Behavior {
+// stabilization, and scale-up policies that do not cap the step. A Percent
+// policy alone would: its limit counts from the replica count at the start
+// of the period, so +1000 % per 15 s allows 1 → 11 and no further within
+// those 15 s; hence also a Pods policy of 10000 (the HPA's maxReplicas
+// clamps anyway). Scale-down: 100 % per 15 s.
+func ExactBehavior() Behavior {
 	return Behavior{
 		ScaleUp: Rules{SelectPolicy: SelectMax, Policies: []Policy{
-			{Percent, 1000, 15 * time.Second}, {Pods, maxReplicas, 15 * time.Second}}},
+			{Percent, 1000, 15 * time.Second}, {Pods, 10000, 15 * time.Second}}},
 		ScaleDown: Rules{SelectPolicy: SelectMax, Policies: []Policy{{Percent, 100, 15 * time.Second}}},
 	}
 }

@@ -30,13 +30,13 @@ type loop struct {
 }
 
 var draMeta = map[string]string{
-	"scalerAddress": "spark-dra-scaler:9090",
-	"selector":      `app_name="etl"`,
-	"spark.dynamicAllocation.minExecutors":                      "0",
-	"spark.dynamicAllocation.maxExecutors":                      "20",
-	"spark.dynamicAllocation.schedulerBacklogTimeout":           "1s",
+	"scalerAddress":                                            "spark-dra-scaler:9090",
+	"selector":                                                 `app_name="etl"`,
+	"spark.dynamicAllocation.minExecutors":                     "0",
+	"spark.dynamicAllocation.maxExecutors":                     "20",
+	"spark.dynamicAllocation.schedulerBacklogTimeout":          "1s",
 	"spark.dynamicAllocation.sustainedSchedulerBacklogTimeout": "1s",
-	"spark.dynamicAllocation.executorIdleTimeout":               "10s",
+	"spark.dynamicAllocation.executorIdleTimeout":              "10s",
 }
 
 func newLoop(t *testing.T, w *workload, so kedasim.ScaledObject) *loop {
@@ -113,7 +113,7 @@ func TestDRATimelineThroughKEDAAndHPA(t *testing.T) {
 	w.submit(40, 30*time.Second)
 	l := newLoop(t, w, kedasim.ScaledObject{MinReplicaCount: 0, MaxReplicaCount: 20,
 		PollingInterval: time.Second, HPASyncPeriod: time.Second, CooldownPeriod: 30 * time.Second,
-		Behavior: ptr(kedasim.ExactBehavior(20))})
+		Behavior: ptr(kedasim.ExactBehavior())})
 	l.run(150, nil)
 	reps := l.replicas()
 	t.Logf("replicas per second: %v", reps)
@@ -196,7 +196,7 @@ func TestShuffleHoldersAreKept(t *testing.T) {
 	w.submit(20, 2*time.Second) // short tasks: the first executors run them all
 	l := newLoop(t, w, kedasim.ScaledObject{MinReplicaCount: 0, MaxReplicaCount: 20,
 		PollingInterval: time.Second, HPASyncPeriod: time.Second, CooldownPeriod: 30 * time.Second,
-		Behavior: ptr(kedasim.ExactBehavior(20))})
+		Behavior: ptr(kedasim.ExactBehavior())})
 	holders := func() int {
 		n := 0
 		for _, x := range w.execs {
