@@ -78,7 +78,7 @@ func stageInfo(st synthStage) string {
 		st.id, len(st.tasks), strings.Join(ps, ","), 100+st.id, level)
 }
 
-func (s *synth) app(t *testing.T, end int64) *App {
+func (s *synth) app(t testing.TB, end int64) *App {
 	t.Helper()
 	s.add(`{"Event":"SparkListenerApplicationEnd","Timestamp":%d}`, base+end)
 	app, err := Read(strings.NewReader(strings.Join(s.lines, "\n")+"\n"), true)
