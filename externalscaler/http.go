@@ -17,8 +17,11 @@ import (
 //     and why each other executor is kept);
 //   - GET /decisions/{namespace}/{name}: one of them (404 if unknown);
 //   - GET /metrics: gatherer's metrics (the self-metrics);
-//   - GET /healthz: 200 "ok" while every ScaledObject has a usable
-//     decision, else 503 with the reason.
+//   - GET /healthz: 200 "ok" while the process serves (liveness: a data
+//     outage must not restart the scaler);
+//   - GET /readyz: 200 "ok" while every tracked ScaledObject has a usable
+//     decision, else 503 with the first reason (the gRPC health service
+//     says the same with NOT_SERVING).
 func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 	r := mux.NewRouter()
 	r.HandleFunc("/decisions", func(w http.ResponseWriter, _ *http.Request) {
@@ -34,6 +37,9 @@ func (s *Server) Handler(gatherer prometheus.Gatherer) http.Handler {
 		writeJSON(w, http.StatusOK, rec)
 	}).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	}).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		for _, rec := range s.Decisions() {
 			if rec.unavailable != nil {
 				http.Error(w, rec.ScaledObject.String()+": "+rec.Error, http.StatusServiceUnavailable)

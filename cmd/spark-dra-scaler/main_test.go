@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+func defaults() options {
+	return options{GRPCListen: ":9090", WebListen: []string{":8080"}, PrometheusTO: 10 * time.Second,
+		Tick: time.Second, Staleness: time.Minute, ForgetAfter: 10 * time.Minute}
+}
+
+func TestValidate(t *testing.T) {
+	cases := map[string]struct {
+		edit func(*options)
+		want []string
+	}{
+		"defaults":         {func(*options) {}, nil},
+		"two sources":      {func(o *options) { o.PrometheusURL, o.ExporterURL = "http://p:9090", "http://e:9141/metrics" }, []string{"exclude each other"}},
+		"relative url":     {func(o *options) { o.PrometheusURL = "prometheus:9090" }, []string{`--prometheus.url "prometheus:9090"`}},
+		"zero tick":        {func(o *options) { o.Tick = 0 }, []string{"--tick (0s) must be > 0"}},
+		"staleness < tick": {func(o *options) { o.Staleness = 500 * time.Millisecond }, []string{"--staleness (500ms) must be at least --tick (1s)"}},
+		"every problem": {func(o *options) {
+			o.GRPCListen, o.TLSKeyFile, o.TLSClientCAFile = "", "k.pem", "ca.pem"
+		}, []string{"--grpc.listen-address is required", "go together", "--grpc.tls-client-ca-file needs"}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			o := defaults()
+			c.edit(&o)
+			err := o.validate()
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", c.want)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestServe starts the scaler on loopback (an exporter that is not there
+// as its source) and talks to it like KEDA and a person would.
+func TestServe(t *testing.T) {
+	o := defaults()
+	o.GRPCListen, o.WebListen = freeAddr(t), []string{freeAddr(t)}
+	o.ExporterURL = "http://127.0.0.1:1/metrics"
+	o.MarkVictims = false
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, o, slog.New(slog.DiscardHandler)) }()
+
+	conn, err := grpc.NewClient(o.GRPCListen, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := pb.NewExternalScalerClient(conn)
+	callCtx, callCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer callCancel()
+	spec, err := client.GetMetricSpec(callCtx, &pb.ScaledObjectRef{Name: "w", Namespace: "spark",
+		ScalerMetadata: map[string]string{"selector": `app_name="etl"`, "executorsPerReplica": "2"}}, grpc.WaitForReady(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms := spec.MetricSpecs[0]; ms.MetricName != "spark-dra-executors" || ms.TargetSizeFloat != 2 {
+		t.Errorf("spec %v", ms)
+	}
+	resp, err := http.Get("http://" + o.WebListen[0] + "/decisions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(strings.TrimSpace(string(body)), "[") {
+		t.Errorf("/decisions: %d %s", resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after its context ended")
+	}
+}
