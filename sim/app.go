@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +29,11 @@ type App struct {
 	Stages map[int]*Stage
 	// Executors the log had, in order of addition.
 	Executors []ExecutorSpan
+	// ProfileSlots holds the task slots per executor of each resource
+	// profile the log added (SparkListenerResourceProfileAdded): the
+	// smallest executor amount over task amount of the resources tasks ask
+	// for, cores over cpus included.
+	ProfileSlots map[int]int
 	// Timeline is every kept event with its time (ms), in log order.
 	Timeline []Timed
 	// Stats says what reading skipped; OutOfOrder counts events whose time
@@ -88,6 +94,7 @@ func (t Task) Duration() time.Duration { return time.Duration(t.Finish-t.Launch)
 type ExecutorSpan struct {
 	ID             string
 	Cores          int
+	RP             int
 	Added, Removed int64
 }
 
@@ -148,7 +155,7 @@ func eventTime(e *Event) int64 {
 // Build turns events into an App. It needs an application start; task
 // events of unknown stages are counted in Orphans and skipped.
 func Build(evs []Event) (*App, error) {
-	app := &App{Conf: map[string]string{}, Stages: map[int]*Stage{}}
+	app := &App{Conf: map[string]string{}, Stages: map[int]*Stage{}, ProfileSlots: map[int]int{}}
 	jobs := map[int]*Job{}
 	execs := map[string]int{}
 	var last int64
@@ -230,13 +237,19 @@ func Build(evs []Event) (*App, error) {
 			if e.Event == "SparkListenerTaskEnd" {
 				s.taskEnd(e)
 			}
+		case "SparkListenerResourceProfileAdded":
+			if e.ResourceProfileID != nil {
+				if n := profileSlots(e); n > 0 {
+					app.ProfileSlots[*e.ResourceProfileID] = n
+				}
+			}
 		case "SparkListenerExecutorAdded":
-			cores := 1
+			cores, rp := 1, 0
 			if e.ExecutorInfo != nil && e.ExecutorInfo.TotalCores > 0 {
-				cores = e.ExecutorInfo.TotalCores
+				cores, rp = e.ExecutorInfo.TotalCores, e.ExecutorInfo.ResourceProfileID
 			}
 			execs[e.ExecutorID] = len(app.Executors)
-			app.Executors = append(app.Executors, ExecutorSpan{ID: e.ExecutorID, Cores: cores, Added: at, Removed: -1})
+			app.Executors = append(app.Executors, ExecutorSpan{ID: e.ExecutorID, Cores: cores, RP: rp, Added: at, Removed: -1})
 		case "SparkListenerExecutorRemoved":
 			if k, ok := execs[e.ExecutorID]; ok && app.Executors[k].Removed < 0 {
 				app.Executors[k].Removed = at
@@ -281,6 +294,28 @@ func (a *App) stage(si StageInfo) *Stage {
 	return s
 }
 
+// profileSlots is a resource profile's task slots per executor: for each
+// resource a task asks for (cpus against the executor's cores), executor
+// amount over task amount, the smallest; 0 when it cannot tell.
+func profileSlots(e *Event) int {
+	slots := 0
+	for name, t := range e.TaskResources {
+		ex := name
+		if name == "cpus" {
+			ex = "cores"
+		}
+		x, ok := e.ExecutorResources[ex]
+		if !ok || t.Amount <= 0 || x.Amount <= 0 || math.IsInf(x.Amount/t.Amount, 0) {
+			continue
+		}
+		n := int(math.Min(x.Amount/t.Amount, 1<<20))
+		if slots == 0 || n < slots {
+			slots = n
+		}
+	}
+	return slots
+}
+
 // taskEnd records a successful task run; others are counted.
 func (s *Stage) taskEnd(e *Event) {
 	ti := e.TaskInfo
@@ -295,9 +330,14 @@ func (s *Stage) taskEnd(e *Event) {
 	s.Tasks[ti.Index] = Task{Index: ti.Index, Launch: ti.LaunchTime, Finish: ti.FinishTime, Executor: ti.ExecutorID}
 }
 
-// SlotsPerExecutor is spark.executor.cores / spark.task.cpus, the cores of
-// the first executor when spark.executor.cores is unset; at least 1.
+// SlotsPerExecutor is the task slots of the first executor's resource
+// profile when the log added a non-default one, else spark.executor.cores
+// / spark.task.cpus, with the first executor's cores when
+// spark.executor.cores is unset; at least 1.
 func (a *App) SlotsPerExecutor() int {
+	if len(a.Executors) > 0 && a.Executors[0].RP != 0 && a.ProfileSlots[a.Executors[0].RP] > 0 {
+		return a.ProfileSlots[a.Executors[0].RP]
+	}
 	cores := 0
 	if v, err := strconv.Atoi(a.Conf["spark.executor.cores"]); err == nil && v > 0 {
 		cores = v
@@ -385,8 +425,16 @@ func (a *App) Skipped() string {
 // EffectiveConf is the log's Spark properties with spark.executor.cores
 // filled in from the executors when the log does not set it, so the
 // engine counts the task slots the executors really had.
+// When the executors ran under a non-default resource profile the
+// re-simulation folds it into the default one: executor cores = its task
+// slots, task cpus = 1.
 func (a *App) EffectiveConf() map[string]string {
 	c := maps.Clone(a.Conf)
+	if len(a.Executors) > 0 && a.Executors[0].RP != 0 && a.ProfileSlots[a.Executors[0].RP] > 0 {
+		c["spark.executor.cores"] = strconv.Itoa(a.ProfileSlots[a.Executors[0].RP])
+		c["spark.task.cpus"] = "1"
+		return c
+	}
 	if _, ok := c["spark.executor.cores"]; !ok && len(a.Executors) > 0 {
 		c["spark.executor.cores"] = strconv.Itoa(a.Executors[0].Cores)
 	}

@@ -49,6 +49,17 @@ type Event struct {
 	SparkProperties json.RawMessage `json:"Spark Properties"`
 	// RDDID of unpersist RDD.
 	RDDID *int `json:"RDD ID"`
+	// ResourceProfileID, ExecutorResources and TaskResources of a
+	// resource profile added: amounts per resource name ("cores", "cpus",
+	// "gpu", …).
+	ResourceProfileID *int                      `json:"Resource Profile Id"`
+	ExecutorResources map[string]ResourceAmount `json:"Executor Resource Requests"`
+	TaskResources     map[string]ResourceAmount `json:"Task Resource Requests"`
+}
+
+// ResourceAmount is one resource request of a resource profile.
+type ResourceAmount struct {
+	Amount float64 `json:"Amount"`
 }
 
 // StageInfo is the stage part of stage and job events.
@@ -93,7 +104,7 @@ var known = map[string]bool{
 	"SparkListenerEnvironmentUpdate": true, "SparkListenerJobStart": true, "SparkListenerJobEnd": true,
 	"SparkListenerStageSubmitted": true, "SparkListenerStageCompleted": true, "SparkListenerTaskStart": true,
 	"SparkListenerTaskEnd": true, "SparkListenerExecutorAdded": true, "SparkListenerExecutorRemoved": true,
-	"SparkListenerUnpersistRDD": true,
+	"SparkListenerUnpersistRDD": true, "SparkListenerResourceProfileAdded": true,
 }
 
 // ReadStats counts what reading an event log skipped.

@@ -19,6 +19,10 @@ type Workload struct {
 	Name string
 	Path string
 	App  *App
+	// Conf holds what the log does not say about the run but the
+	// re-simulation needs (e.g. a cluster that could give only one
+	// executor); it applies to the validation and to every policy.
+	Conf map[string]string
 }
 
 // Markers delimit the generated part of docs/policies.md; the prose
@@ -54,6 +58,7 @@ func Compare(ws []Workload, overrides map[string]string, opt Options) ([]Compari
 	for _, w := range ws {
 		c := Comparison{Workload: w, Recorded: w.App.Recorded()}
 		conf := w.App.EffectiveConf()
+		maps.Copy(conf, w.Conf)
 		spec, err := ParsePolicy("spark", conf, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", w.Name, err)
@@ -179,9 +184,17 @@ func Markdown(cs, alt []Comparison, overrides map[string]string, opt Options, ch
 		b.WriteString(summary(alt))
 	}
 	for _, c := range cs {
-		fmt.Fprintf(&b, "\n### %s\n\n`%s` — application %s (%s): %d jobs, %d stages, %.0f task-seconds, %d task slots per executor.\n\n",
+		fmt.Fprintf(&b, "\n### %s\n\n`%s` — application %s (%s): %d jobs, %d stages, %.0f task-seconds, %d task slots per executor.",
 			c.Workload.Name, c.Workload.Path, c.Workload.App.ID, c.Workload.App.Name, len(c.Workload.App.Jobs),
 			len(c.Workload.App.Stages), c.Workload.App.TaskSeconds(), c.Workload.App.SlotsPerExecutor())
+		if len(c.Workload.Conf) > 0 {
+			var kv []string
+			for _, k := range slices.Sorted(maps.Keys(c.Workload.Conf)) {
+				kv = append(kv, fmt.Sprintf("`%s=%s`", k, c.Workload.Conf[k]))
+			}
+			fmt.Fprintf(&b, " Set for this workload (the log does not say it): %s.", strings.Join(kv, ", "))
+		}
+		b.WriteString("\n\n")
 		b.WriteString("| policy | makespan s | executor-s | idle executor-s | lower bound executor-s | critical path s | max executors |\n")
 		b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
 		fmt.Fprintf(&b, "| recorded | %.1f | %.1f | | | | %d |\n", c.Recorded.MakespanSeconds, c.Recorded.ExecutorSeconds, c.Recorded.MaxExecutors)

@@ -27,7 +27,7 @@ type ReplayPoint struct {
 // executors stay as the log had them: what the engine would remove is
 // counted, not done.
 func Replay(app *App, cfg scaler.Config, tick time.Duration) ([]ReplayPoint, error) {
-	m, err := scaler.NewManager(cfg, scaler.ManagerOptions{})
+	m, err := scaler.NewManager(cfg, scaler.ManagerOptions{TasksPerExecutor: app.ProfileSlots})
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,18 @@ func ExecutorLines(rs []Result) []Line {
 	return ls
 }
 
+// ReplayLines turns a replay into chart lines: the DRA target, the
+// executors needed and the executors the log had.
+func ReplayLines(pts []ReplayPoint) []Line {
+	ls := []Line{{Name: "target"}, {Name: "max needed"}, {Name: "executors (recorded)"}}
+	for _, p := range pts {
+		ls[0].Points = append(ls[0].Points, [2]float64{p.T, float64(p.Target)})
+		ls[1].Points = append(ls[1].Points, [2]float64{p.T, float64(p.MaxNeeded)})
+		ls[2].Points = append(ls[2].Points, [2]float64{p.T, float64(p.Executors)})
+	}
+	return ls
+}
+
 // WriteSVG draws each line (executors over time, a step function: a value
 // holds until the next point) in its own panel, stacked, sharing the time
 // and value axes, as a standalone SVG width pixels wide with panels

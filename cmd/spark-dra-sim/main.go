@@ -3,7 +3,7 @@
 // DRA engine and re-simulates recorded jobs under static executor counts,
 // Spark's DRA or sparkdra's policies (docs/policies.md).
 //
-//	spark-dra-sim replay [--conf KEY=VALUE]... [--json] LOG
+//	spark-dra-sim replay [--conf KEY=VALUE]... [--json] [--svg FILE] LOG
 //	spark-dra-sim whatif --policy=P [--policy=P]... [--conf KEY=VALUE]... [--json] [--svg FILE] LOG
 //	spark-dra-sim report --out FILE --charts DIR [--conf KEY=VALUE]... NAME=LOG...
 //
@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,7 +28,7 @@ import (
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 const usage = `usage:
-  spark-dra-sim replay [--conf KEY=VALUE]... [--json] LOG
+  spark-dra-sim replay [--conf KEY=VALUE]... [--json] [--svg FILE] LOG
   spark-dra-sim whatif --policy=P [--policy=P]... [--conf KEY=VALUE]... [--startup-latency=auto|5s] [--json] [--svg FILE] LOG
   spark-dra-sim report --out FILE --charts DIR [--conf KEY=VALUE]... NAME=LOG...
 P is static:N, spark, ramp, paced, release or lean.`
@@ -40,16 +41,17 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 // options are the flags of every subcommand (each uses a subset).
 type options struct {
-	policies []string
-	confs    map[string]string
-	json     bool
-	svg      string
-	strict   bool
-	quiet    bool
-	out      string
-	charts   string
-	sim      sim.Options
-	args     []string
+	policies      []string
+	confs         map[string]string
+	workloadConfs multi
+	json          bool
+	svg           string
+	strict        bool
+	quiet         bool
+	out           string
+	charts        string
+	sim           sim.Options
+	args          []string
 }
 
 func parse(cmd string, args []string, stderr io.Writer) (options, error) {
@@ -59,6 +61,7 @@ func parse(cmd string, args []string, stderr io.Writer) (options, error) {
 	var policies, confs multi
 	fs.Var(&policies, "policy", "policy to simulate: static:N, spark, ramp, paced, release or lean (repeatable)")
 	fs.Var(&confs, "conf", "Spark property KEY=VALUE overriding the log's (repeatable)")
+	fs.Var(&o.workloadConfs, "workload-conf", "report: NAME:KEY=VALUE, a property one workload ran with that its log does not say (repeatable)")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of a table")
 	fs.StringVar(&o.svg, "svg", "", "write a chart of executors over time to this SVG file")
 	fs.BoolVar(&o.strict, "strict", false, "fail on a malformed line instead of skipping it")
@@ -172,6 +175,11 @@ func replay(o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.svg != "" {
+		if err := writeSVG(o.svg, app.Name+": replay through Spark's DRA", sim.ReplayLines(pts)); err != nil {
+			return err
+		}
+	}
 	if o.json {
 		return json.NewEncoder(stdout).Encode(map[string]any{"app_id": app.ID, "recorded": app.Recorded(), "points": pts})
 	}
@@ -205,15 +213,7 @@ func whatif(o options, stdout, stderr io.Writer) error {
 		rs = append(rs, r)
 	}
 	if o.svg != "" {
-		f, err := os.Create(o.svg)
-		if err != nil {
-			return err
-		}
-		err = sim.WriteSVG(f, app.Name+": executors over time", "executors", sim.ExecutorLines(rs), 900, 70)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := writeSVG(o.svg, app.Name+": executors over time", sim.ExecutorLines(rs)); err != nil {
 			return err
 		}
 	}
@@ -234,6 +234,19 @@ func whatif(o options, stdout, stderr io.Writer) error {
 	return sim.WriteTable(stdout, &rec, rs)
 }
 
+// writeSVG writes a chart of lines, one panel each, to path.
+func writeSVG(path, title string, lines []sim.Line) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = sim.WriteSVG(f, title, "executors", lines, 900, 70)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func report(o options, stderr io.Writer) error {
 	var ws []sim.Workload
 	for _, a := range o.args {
@@ -245,7 +258,16 @@ func report(o options, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		ws = append(ws, sim.Workload{Name: name, Path: path, App: app})
+		ws = append(ws, sim.Workload{Name: name, Path: path, App: app, Conf: map[string]string{}})
+	}
+	for _, wc := range o.workloadConfs {
+		name, kv, ok := strings.Cut(wc, ":")
+		k, v, ok2 := strings.Cut(kv, "=")
+		i := slices.IndexFunc(ws, func(w sim.Workload) bool { return w.Name == name })
+		if !ok || !ok2 || i < 0 {
+			return fmt.Errorf("--workload-conf %q: want NAME:KEY=VALUE for a workload given", wc)
+		}
+		ws[i].Conf[k] = v
 	}
 	return sim.WriteReport(o.out, o.charts, ws, o.confs, o.sim)
 }

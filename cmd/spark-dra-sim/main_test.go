@@ -33,7 +33,7 @@ func TestWhatifJSONHasTheContractKeys(t *testing.T) {
 			t.Errorf("no %q in %s", k, out.String())
 		}
 	}
-	if !strings.Contains(errb.String(), "skipped 6 events of classes the simulator does not use") {
+	if !strings.Contains(errb.String(), "skipped 2 events of classes the simulator does not use") {
 		t.Errorf("stderr %q: want the skip count", errb.String())
 	}
 }
@@ -59,12 +59,23 @@ func TestWhatifTableAndChart(t *testing.T) {
 
 func TestReplayPrintsTargetAndExecutors(t *testing.T) {
 	haveShared(t)
+	svg := filepath.Join(t.TempDir(), "r.svg")
 	var out, errb bytes.Buffer
-	if code := run([]string{"replay", sharedLog}, &out, &errb); code != 0 {
+	if code := run([]string{"replay", "--svg", svg, sharedLog}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	if !strings.Contains(out.String(), "target") || strings.Count(out.String(), "\n") < 10 {
 		t.Fatalf("%s", out.String())
+	}
+	// The stage's six tasks make Spark's DRA need 6 executors (its
+	// profile has one GPU per executor and per task: one slot), ramping
+	// 1, 3, 6; the log's one executor arrives at 106.9 s.
+	if !strings.Contains(out.String(), "   106.9       6          6          1             0") {
+		t.Errorf("no point at the executor's arrival:\n%s", out.String())
+	}
+	b, err := os.ReadFile(svg)
+	if err != nil || bytes.Count(b, []byte("<polyline")) != 3 {
+		t.Fatalf("chart: %v", err)
 	}
 }
 
