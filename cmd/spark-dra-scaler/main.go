@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -131,7 +132,7 @@ func run(args []string) int {
 	promslogflag.AddFlags(app, logCfg)
 	app.Version(version.Print("spark-dra-scaler"))
 	app.HelpFlag.Short('h')
-	if _, err := app.Parse(args); err != nil {
+	if _, err := app.Parse(boolFlagValues(app, args)); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
@@ -147,6 +148,30 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// boolFlagValues rewrites --flag=true and --flag=false of boolean flags to
+// kingpin's --flag and --no-flag, so manifests may spell them either way.
+func boolFlagValues(app *kingpin.Application, args []string) []string {
+	isBool := map[string]bool{}
+	for _, f := range app.Model().Flags {
+		isBool[f.Name] = f.IsBoolFlag()
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		name, val, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !ok || !strings.HasPrefix(a, "--") || !isBool[name] {
+			continue
+		}
+		switch strings.ToLower(val) {
+		case "true":
+			out[i] = "--" + name
+		case "false":
+			out[i] = "--no-" + name
+		}
+	}
+	return out
 }
 
 // serve wires sources → server → gRPC and HTTP, and runs until ctx ends.

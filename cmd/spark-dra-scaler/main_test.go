@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -111,5 +112,21 @@ func TestServe(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop after its context ended")
+	}
+}
+
+func TestBoolFlagValues(t *testing.T) {
+	// The manifests write --victims.mark=true; kingpin wants --victims.mark.
+	for _, c := range []struct{ in, want string }{
+		{"--victims.mark=true", "--victims.mark"}, {"--victims.mark=false", "--no-victims.mark"},
+		{"--tick=2s", "--tick=2s"}, {"--victims.mark", "--victims.mark"},
+	} {
+		var o options
+		app := kingpin.New("x", "")
+		app.Flag("victims.mark", "").BoolVar(&o.MarkVictims)
+		app.Flag("tick", "").DurationVar(&o.Tick)
+		if got := boolFlagValues(app, []string{c.in})[0]; got != c.want {
+			t.Errorf("%s → %s, want %s", c.in, got, c.want)
+		}
 	}
 }
