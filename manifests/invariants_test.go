@@ -489,3 +489,29 @@ func readSources(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// TestStandaloneMasterProxiesApplications: the exporter reads standalone applications through
+// the master's reverse proxy, which only exists with spark.ui.reverseProxy=true.
+func TestStandaloneMasterProxiesApplications(t *testing.T) {
+	r := mustRender(t, "examples/standalone")
+	if !slices.ContainsFunc(containerArgs(t, r, "spark-dra-exporter"), func(a string) bool {
+		return strings.HasPrefix(a, "--standalone.master-url=http://spark-master.spark.svc:8080")
+	}) {
+		t.Fatal("the exporter does not read the example's master")
+	}
+	for _, name := range []string{"spark-master", "spark-worker"} {
+		var opts string
+		for _, e := range objectsOf[*appsv1.Deployment](r) {
+			if e.Name == name {
+				for _, v := range e.Spec.Template.Spec.Containers[0].Env {
+					if strings.HasSuffix(v.Name, "_OPTS") {
+						opts += v.Value
+					}
+				}
+			}
+		}
+		if !strings.Contains(opts, "-Dspark.ui.reverseProxy=true") {
+			t.Errorf("%s runs without spark.ui.reverseProxy=true", name)
+		}
+	}
+}
