@@ -92,7 +92,18 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect sends the metrics of the latest snapshots.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	e := emitter{c: c, ch: ch}
+	c.walk(func(d metricDef, v float64, lv []string) {
+		m, err := prometheus.NewConstMetric(c.descs[d.name], d.typ, v, lv...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(c.descs[d.name], err)
+		}
+		ch <- m
+	})
+}
+
+// walk calls sink for every series of the latest snapshots, in a fixed order.
+func (c *Collector) walk(sink func(d metricDef, v float64, labelValues []string)) {
+	e := emitter{c: c, sink: sink}
 	sources := map[string]int{SourceStatic: 0, SourceKubernetes: 0, SourceStandalone: 0}
 	for _, s := range c.store.Snapshots() {
 		sources[s.Target.Source]++
@@ -109,19 +120,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // emitter builds const metrics; label values are made valid UTF-8 so that nothing a driver
 // sends can make the collector fail.
 type emitter struct {
-	c  *Collector
-	ch chan<- prometheus.Metric
+	c    *Collector
+	sink func(d metricDef, v float64, labelValues []string)
 }
 
 func (e emitter) emit(d metricDef, v float64, base []string, extra ...string) {
 	lv := make([]string, 0, len(base)+len(extra))
 	lv = append(lv, base...)
 	lv = append(lv, extra...)
-	m, err := prometheus.NewConstMetric(e.c.descs[d.name], d.typ, v, lv...)
-	if err != nil {
-		m = prometheus.NewInvalidMetric(e.c.descs[d.name], err)
-	}
-	e.ch <- m
+	e.sink(d, v, lv)
 }
 
 func (e emitter) driver(s *TargetSnapshot) {
@@ -185,9 +192,11 @@ func (e emitter) executor(x *ExecutorSnapshot, shufflePins bool, app []string) {
 	l = append(l, clean(x.ID))
 	e.emit(mExecInfo, 1, l, clean(x.Host), strconv.Itoa(x.ResourceProfileID))
 	e.emit(mExecRunning, float64(x.RunningTasks), l)
-	if x.RunningTasks == 0 {
-		e.emit(mExecIdle, x.IdleFor.Seconds(), l, string(x.Holds))
+	if x.RunningTasks > 0 {
+		return
 	}
+	// What an idle executor holds; busy executors are not candidates for release.
+	e.emit(mExecIdle, x.IdleFor.Seconds(), l, string(x.Holds))
 	if shufflePins {
 		e.emit(mExecShuffleActive, boolValue(x.ShuffleActive), l)
 	}

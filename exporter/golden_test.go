@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +67,15 @@ func TestGoldenMetrics(t *testing.T) {
 	got := exposition(t, reg)
 	compareGolden(t, filepath.Join("testdata", "metrics.golden"), got)
 
+	// The fast writer serving /metrics publishes exactly what the collector sends.
+	var text bytes.Buffer
+	if err := c.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := sortedLines(text.Bytes()), sortedLines(got); a != b {
+		t.Errorf("WriteText differs from the gathered exposition:\n%s", lineDiff([]byte(b), []byte(a)))
+	}
+
 	problems, err := testutil.CollectAndLint(c)
 	if err != nil {
 		t.Fatal(err)
@@ -113,4 +124,10 @@ func lineDiff(want, got []byte) string {
 		}
 	}
 	return out.String()
+}
+
+func sortedLines(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
 }

@@ -98,16 +98,16 @@ var (
 		"Per executor with no running task: seconds since it last ran a task, or since it registered if it never did. Idle is seen at polls only: an executor whose totalTasks changed between two polls counts as idle from the later one, so this under-estimates by up to one poll interval. holds: none, cache, shuffle, cache_shuffle.",
 		prometheus.GaugeValue, scopeExecutor, []string{"holds"}}
 	mExecShuffleActive = metricDef{"spark_executor_shuffle_active",
-		"1 when the executor has no running task but holds shuffle output while a job is running that may read it, else 0. The REST API does not say which shuffle a job reads, so any running job counts. Only published when shuffle output pins executors.",
+		"Per executor with no running task: 1 when it holds shuffle output while a job is running that may read it, else 0. The REST API does not say which shuffle a job reads, so any running job counts. Only published when shuffle output pins executors.",
 		prometheus.GaugeValue, scopeExecutor, nil}
-	mExecRDDBlocks = metricDef{"spark_executor_rdd_blocks", "Cached RDD blocks on the executor (rddBlocks).",
+	mExecRDDBlocks = metricDef{"spark_executor_rdd_blocks", "Per executor with no running task: cached RDD blocks it holds (rddBlocks).",
 		prometheus.GaugeValue, scopeExecutor, nil}
-	mExecMemory = metricDef{"spark_executor_storage_memory_used_bytes", "Storage memory used by cached blocks on the executor (memoryUsed).",
+	mExecMemory = metricDef{"spark_executor_storage_memory_used_bytes", "Per executor with no running task: storage memory used by its cached blocks (memoryUsed).",
 		prometheus.GaugeValue, scopeExecutor, nil}
-	mExecDisk = metricDef{"spark_executor_disk_used_bytes", "Disk used by cached blocks on the executor (diskUsed).",
+	mExecDisk = metricDef{"spark_executor_disk_used_bytes", "Per executor with no running task: disk used by its cached blocks (diskUsed).",
 		prometheus.GaugeValue, scopeExecutor, nil}
 	mExecShuffleWrite = metricDef{"spark_executor_shuffle_write_bytes_total",
-		"Shuffle output written by tasks on the executor since it registered (totalShuffleWrite); never decreases, even after the shuffle is cleaned.",
+		"Per executor with no running task: shuffle output written by its tasks since it registered (totalShuffleWrite); never decreases, even after the shuffle is cleaned.",
 		prometheus.CounterValue, scopeExecutor, nil}
 
 	mScrapeSuccess = metricDef{"spark_scrape_success", "1 if the latest poll of this driver succeeded, else 0; also for drivers whose application is not known yet.",

@@ -2,23 +2,17 @@ package exporter
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 
 	"github.com/gorilla/mux"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// NewRouter serves the metrics of g at telemetryPath, /healthz (200 while the process runs) and
+// NewRouter serves metrics at telemetryPath, /healthz (200 while the process runs) and
 // /readyz (200 once ready() is true: every discovery source has reported), and a short landing
 // page at /.
-func NewRouter(g prometheus.Gatherer, telemetryPath string, ready func() bool, logger *slog.Logger) http.Handler {
+func NewRouter(metrics http.Handler, telemetryPath string, ready func() bool) http.Handler {
 	r := mux.NewRouter()
-	r.Handle(telemetryPath, promhttp.HandlerFor(g, promhttp.HandlerOpts{
-		ErrorHandling: promhttp.ContinueOnError,
-		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
-	})).Methods(http.MethodGet)
+	r.Handle(telemetryPath, metrics).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	}).Methods(http.MethodGet)

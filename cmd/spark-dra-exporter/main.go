@@ -105,12 +105,16 @@ func serve(ctx context.Context, o exporter.Options, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	// The Spark series are written straight from the snapshots (Collector.WriteText); the
+	// collector is registered on its own registry only so that registration checks its
+	// descriptors. Process, Go and build metrics go through the usual registry.
+	self := prometheus.NewRegistry()
+	self.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("spark_dra_exporter"))
 	store := exporter.NewStore()
-	if _, err := exporter.NewCollector(reg, store, exporter.CollectorOptions{
-		KubernetesLabels: o.Kubernetes, PerExecutor: o.PerExecutorMetrics}); err != nil {
+	collector, err := exporter.NewCollector(prometheus.NewRegistry(), store, exporter.CollectorOptions{
+		KubernetesLabels: o.Kubernetes, PerExecutor: o.PerExecutorMetrics})
+	if err != nil {
 		return err
 	}
 	poller := exporter.NewPoller(exporter.PollerOptions{Client: client, Interval: o.PollInterval,
@@ -122,7 +126,8 @@ func serve(ctx context.Context, o exporter.Options, logger *slog.Logger) error {
 	pollerDone := make(chan struct{})
 	go func() { poller.Run(ctx, len(discoverers), updates); close(pollerDone) }()
 
-	srv := &http.Server{Handler: exporter.NewRouter(reg, o.TelemetryPath, poller.Synced, logger),
+	srv := &http.Server{Handler: exporter.NewRouter(exporter.MetricsHandler(collector, self, logger), o.TelemetryPath,
+		poller.Synced),
 		ReadHeaderTimeout: 10 * time.Second}
 	flags := &web.FlagConfig{WebListenAddresses: &o.ListenAddresses, WebSystemdSocket: new(bool), WebConfigFile: &o.WebConfigFile}
 	errc := make(chan error, 1)
