@@ -27,6 +27,9 @@ type ReplayPoint struct {
 // executors stay as the log had them: what the engine would remove is
 // counted, not done.
 func Replay(app *App, cfg scaler.Config, tick time.Duration) ([]ReplayPoint, error) {
+	if err := checkSpans(app); err != nil {
+		return nil, err
+	}
 	m, err := scaler.NewManager(cfg, scaler.ManagerOptions{TasksPerExecutor: app.ProfileSlots})
 	if err != nil {
 		return nil, err
@@ -68,7 +71,10 @@ func Replay(app *App, cfg scaler.Config, tick time.Duration) ([]ReplayPoint, err
 		e := &ev.Event
 		switch e.Event {
 		case "SparkListenerJobStart":
-			j := jobs[*e.JobID]
+			j, ok := jobs[*e.JobID] // Build checked the id
+			if !ok {
+				break
+			}
 			var js []scaler.JobStage
 			for _, id := range j.Stages {
 				sh := -1
@@ -79,7 +85,9 @@ func Replay(app *App, cfg scaler.Config, tick time.Duration) ([]ReplayPoint, err
 			}
 			m.JobStart(now, j.ID, js)
 		case "SparkListenerJobEnd":
-			m.JobEnd(now, *e.JobID)
+			if e.JobID != nil {
+				m.JobEnd(now, *e.JobID)
+			}
 		case "SparkListenerStageSubmitted":
 			si := e.StageInfo
 			m.StageSubmitted(now, scaler.StageAttempt{StageID: si.StageID, AttemptID: si.AttemptID}, si.NumTasks, si.RPID)
@@ -119,7 +127,9 @@ func Replay(app *App, cfg scaler.Config, tick time.Duration) ([]ReplayPoint, err
 			live--
 			m.ExecutorRemoved(now, e.ExecutorID, e.RemovedReason)
 		case "SparkListenerUnpersistRDD":
-			m.UnpersistRDD(now, *e.RDDID)
+			if e.RDDID != nil {
+				m.UnpersistRDD(now, *e.RDDID)
+			}
 		}
 		point(ev.At, 0)
 	}
