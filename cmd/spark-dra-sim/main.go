@@ -3,7 +3,7 @@
 // DRA engine and re-simulates recorded jobs under static executor counts,
 // Spark's DRA or sparkdra's policies (docs/policies.md).
 //
-//	spark-dra-sim replay [--conf KEY=VALUE]... [--json] [--svg FILE] LOG
+//	spark-dra-sim replay [--policy=P] [--conf KEY=VALUE]... [--json] [--svg FILE] LOG
 //	spark-dra-sim whatif --policy=P [--policy=P]... [--conf KEY=VALUE]... [--json] [--svg FILE] LOG
 //	spark-dra-sim report --out FILE --charts DIR [--conf KEY=VALUE]... NAME=LOG...
 //
@@ -28,7 +28,7 @@ import (
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 const usage = `usage:
-  spark-dra-sim replay [--conf KEY=VALUE]... [--json] [--svg FILE] LOG
+  spark-dra-sim replay [--policy=P] [--conf KEY=VALUE]... [--json] [--svg FILE] LOG
   spark-dra-sim whatif --policy=P [--policy=P]... [--conf KEY=VALUE]... [--startup-latency=auto|5s] [--json] [--svg FILE] LOG
   spark-dra-sim report --out FILE --charts DIR [--conf KEY=VALUE]... NAME=LOG...
 P is static:N, spark, ramp, paced, release or lean.`
@@ -167,23 +167,30 @@ func replay(o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	spec, err := sim.ParsePolicy("spark", app.EffectiveConf(), o.confs)
+	policy := "spark"
+	if len(o.policies) > 0 {
+		policy = o.policies[len(o.policies)-1]
+	}
+	spec, err := sim.ParsePolicy(policy, app.EffectiveConf(), o.confs)
 	if err != nil {
 		return err
+	}
+	if spec.IsStatic() {
+		return fmt.Errorf("replay drives the DRA engine: --policy %s is not a DRA policy", policy)
 	}
 	pts, err := sim.Replay(app, spec.Config, o.sim.Tick)
 	if err != nil {
 		return err
 	}
 	if o.svg != "" {
-		if err := writeSVG(o.svg, app.Name+": replay through Spark's DRA", sim.ReplayLines(pts)); err != nil {
+		if err := writeSVG(o.svg, app.Name+": replay through policy "+policy, sim.ReplayLines(pts)); err != nil {
 			return err
 		}
 	}
 	if o.json {
 		return json.NewEncoder(stdout).Encode(map[string]any{"app_id": app.ID, "recorded": app.Recorded(), "points": pts})
 	}
-	fmt.Fprintf(stdout, "%s (%s): replay through Spark's DRA; target, max needed and the executors the log had\n", app.ID, app.Name)
+	fmt.Fprintf(stdout, "%s (%s): replay through policy %s; target, max needed and the executors the log had\n", app.ID, app.Name, policy)
 	fmt.Fprintf(stdout, "%8s %7s %10s %10s %13s\n", "t_s", "target", "max_needed", "executors", "would_remove")
 	for _, p := range pts {
 		fmt.Fprintf(stdout, "%8.1f %7d %10d %10d %13d\n", p.T, p.Target, p.MaxNeeded, p.Executors, p.WouldRemove)

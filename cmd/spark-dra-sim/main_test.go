@@ -96,6 +96,7 @@ func TestBadUsageAndBadLogs(t *testing.T) {
 		"lenient bad line":   {[]string{"whatif", "--quiet", "--policy=static:1", bad}, 0, "skipped 1 malformed lines"},
 		"missing file":       {[]string{"replay", filepath.Join(dir, "nope")}, 1, "no such file"},
 		"unknown subcommand": {[]string{"frobnicate", bad}, 1, "unknown command"},
+		"replay static":      {[]string{"replay", "--policy=static:2", bad}, 1, "not a DRA policy"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
