@@ -76,7 +76,7 @@ func TestBadDriver(t *testing.T) {
 			}
 			clock := newFakeClock()
 			deps := pollDeps{client: &sparkapi.Client{HTTP: hs.Client(), MaxBodyBytes: testMaxBody},
-				timeout: 100 * time.Millisecond, now: clock.Now}
+				timeout: time.Second, now: clock.Now}
 			snap, err := d.poll(context.Background(), deps)
 			if err != nil || !snap.Up {
 				t.Fatalf("healthy poll: %v", err)
@@ -144,7 +144,7 @@ func TestSlowDriverDelaysNoOther(t *testing.T) {
 		order = append(order, s.Target.Key+" up="+strconv.FormatBool(s.Up))
 		mu.Unlock()
 	}
-	p := NewPoller(PollerOptions{Client: testClient(), Interval: time.Second, RequestTimeout: 200 * time.Millisecond,
+	p := NewPoller(PollerOptions{Client: testClient(), Interval: time.Second, RequestTimeout: 2 * time.Second,
 		MaxConcurrent: 2, Now: newFakeClock().Now}, store)
 	slowD, goodD := newDriver(staticTarget(t, slow, "")), newDriver(staticTarget(t, good, ""))
 	done := make(chan struct{})
