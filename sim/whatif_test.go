@@ -291,3 +291,47 @@ func TestPacedSkipsExecutorsThatWouldArriveTooLate(t *testing.T) {
 			paced.ExecutorSeconds, paced.MakespanSeconds, spark.ExecutorSeconds, spark.MakespanSeconds)
 	}
 }
+
+// A later job re-lists an earlier shuffle under a new stage id that ran no
+// task (Spark skipped it): it is done at once, and its child runs as soon
+// as the job is submitted.
+func TestSkippedStageIsDoneAtOnce(t *testing.T) {
+	s := newSynth(nil)
+	end := s.job(0, 0, synthStage{id: 0, tasks: tens(2)}, synthStage{id: 1, parents: []int{0}, tasks: []int64{2000}})
+	// Job 1: stage 2 (skipped, no tasks) and stage 3 (parent 2).
+	s.add(`{"Event":"SparkListenerJobStart","Job ID":1,"Submission Time":%d,"Stage Infos":[%s,%s]}`, base+end+5000,
+		stageInfo(synthStage{id: 2}), stageInfo(synthStage{id: 3, parents: []int{2}, tasks: []int64{3000}}))
+	s.add(`{"Event":"SparkListenerStageSubmitted","Stage Info":%s}`, stageInfo(synthStage{id: 3, parents: []int{2}, tasks: []int64{3000}}))
+	s.add(`{"Event":"SparkListenerTaskEnd","Stage ID":3,"Stage Attempt ID":0,"Task Info":{"Index":0,"Launch Time":%d,"Finish Time":%d,"Executor ID":"1"}}`,
+		base+end+5000, base+end+8000)
+	s.add(`{"Event":"SparkListenerJobEnd","Job ID":1,"Completion Time":%d}`, base+end+8000)
+	app := s.app(t, end+8000)
+	// static:2: 10 s + 2 s, 5 s of driver gap, 3 s.
+	if r := run(t, app, "static:2", 0, nil); !near(r.MakespanSeconds, 20) {
+		t.Fatalf("%+v", r)
+	}
+}
+
+// Two jobs submitted together share a stage: the second waits for the
+// first's run of it instead of running it again.
+func TestConcurrentJobsShareAStage(t *testing.T) {
+	s := newSynth(nil)
+	st0 := synthStage{id: 0, tasks: tens(2)}
+	st1 := synthStage{id: 1, parents: []int{0}, tasks: []int64{1000}}
+	st2 := synthStage{id: 2, parents: []int{0}, tasks: []int64{4000}}
+	s.add(`{"Event":"SparkListenerJobStart","Job ID":0,"Submission Time":%d,"Stage Infos":[%s,%s]}`, base, stageInfo(st0), stageInfo(st1))
+	s.add(`{"Event":"SparkListenerJobStart","Job ID":1,"Submission Time":%d,"Stage Infos":[%s,%s]}`, base, stageInfo(st0), stageInfo(st2))
+	for i := range 2 {
+		s.add(`{"Event":"SparkListenerTaskEnd","Stage ID":0,"Task Info":{"Index":%d,"Launch Time":%d,"Finish Time":%d,"Executor ID":"1"}}`, i, base, base+10_000)
+	}
+	s.add(`{"Event":"SparkListenerTaskEnd","Stage ID":1,"Task Info":{"Index":0,"Launch Time":%d,"Finish Time":%d,"Executor ID":"1"}}`, base+10_000, base+11_000)
+	s.add(`{"Event":"SparkListenerTaskEnd","Stage ID":2,"Task Info":{"Index":0,"Launch Time":%d,"Finish Time":%d,"Executor ID":"1"}}`, base+10_000, base+14_000)
+	s.add(`{"Event":"SparkListenerJobEnd","Job ID":0,"Completion Time":%d}`, base+11_000)
+	s.add(`{"Event":"SparkListenerJobEnd","Job ID":1,"Completion Time":%d}`, base+14_000)
+	app := s.app(t, 14_000)
+	// Stage 0 once (10 s on two slots), then stages 1 and 2 side by side: 14 s.
+	r := run(t, app, "static:2", 0, nil)
+	if !near(r.MakespanSeconds, 14) || !near(r.ExecutorSeconds, 28) || !near(r.IdleExecutorSeconds, 28-25) {
+		t.Fatalf("%+v", r)
+	}
+}
