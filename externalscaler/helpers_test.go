@@ -86,6 +86,12 @@ func (f *fakeSource) set(apps ...fakeApp) {
 	f.text, f.err = exposition(apps...), nil
 }
 
+func (f *fakeSource) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fetches
+}
+
 func (f *fakeSource) fail(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
