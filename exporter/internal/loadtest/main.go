@@ -1,0 +1,191 @@
+// Command loadtest runs spark-dra-exporter against 500 fake drivers on loopback and prints the
+// figures of the exporter's load target: time to the first full poll cycle, steady poll-cycle
+// time at the configured interval, RSS, and /metrics render time.
+//
+// The drivers are sparkfake drivers (recorded Spark payloads, 100 executors and 20 active
+// stages each) served by this process on one 127.0.0.1 listener; the exporter is the real binary,
+// started as a child process and stopped by its PID.
+//
+//	go run ./exporter/internal/loadtest -exporter ./bin/spark-dra-exporter
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sparkdra/sparkdra/exporter/internal/sparkfake"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	bin := flag.String("exporter", "bin/spark-dra-exporter", "spark-dra-exporter binary")
+	drivers := flag.Int("drivers", 500, "fake drivers")
+	executors := flag.Int("executors", 100, "executors per driver")
+	stages := flag.Int("stages", 20, "active stages per driver")
+	window := flag.Duration("window", 10*time.Second, "steady-state measuring window")
+	flag.Parse()
+	if err := measure(*bin, *drivers, *executors, *stages, *window); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		return 1
+	}
+	return 0
+}
+
+// counting serves the fleet and counts /executors requests (one per driver poll).
+type counting struct {
+	h http.Handler
+	n atomic.Int64
+}
+
+func (c *counting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/executors") {
+		c.n.Add(1)
+	}
+	c.h.ServeHTTP(w, r)
+}
+
+func measure(bin string, nDrivers, nExec, nStages int, window time.Duration) error {
+	fleet := &sparkfake.Fleet{}
+	for i := range nDrivers {
+		fleet.Drivers = append(fleet.Drivers, sparkfake.Generate(i, nExec, nStages))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: &counting{h: fleet}}
+	cnt := srv.Handler.(*counting)
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	webLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	webAddr := webLn.Addr().String()
+	webLn.Close()
+	args := []string{"--web.listen-address=" + webAddr, "--log.level=warn"}
+	for i := range nDrivers {
+		args = append(args, fmt.Sprintf("--spark.driver-url=http://%s/d/%d", ln.Addr(), i))
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	metricsURL := "http://" + webAddr + "/metrics"
+
+	// First full cycle: every driver up once (includes /applications and /environment).
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		up, err := upDrivers(metricsURL)
+		if err == nil && up == nDrivers {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d drivers up after 60s (%v)", up, nDrivers, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling an external process: bounded by the deadline
+	}
+	first := time.Since(start)
+
+	// Steady state: polls per second over the window.
+	n0, t0 := cnt.n.Load(), time.Now()
+	time.Sleep(window)
+	polls, elapsed := cnt.n.Load()-n0, time.Since(t0)
+	cycle := time.Duration(float64(elapsed) * float64(nDrivers) / float64(polls))
+
+	var renders []time.Duration
+	var size int64
+	for range 5 {
+		d, n, err := timeGet(metricsURL)
+		if err != nil {
+			return err
+		}
+		renders = append(renders, d)
+		size = n
+	}
+	sort.Slice(renders, func(i, j int) bool { return renders[i] < renders[j] })
+	rss, hwm, err := procMemory(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("drivers=%d executors/driver=%d active stages/driver=%d\n", nDrivers, nExec, nStages)
+	fmt.Printf("first full poll cycle (start to all spark_scrape_success=1): %v\n", first.Round(time.Millisecond))
+	fmt.Printf("steady state: %d driver polls in %v = one full cycle every %v (interval 1s)\n", polls,
+		elapsed.Round(time.Millisecond), cycle.Round(time.Millisecond))
+	fmt.Printf("/metrics render (uncompressed, %d bytes): min %v median %v max %v\n", size,
+		renders[0].Round(time.Millisecond), renders[2].Round(time.Millisecond), renders[4].Round(time.Millisecond))
+	fmt.Printf("exporter RSS: %d MB now, %d MB peak (VmHWM)\n", rss>>10, hwm>>10)
+	if cycle > 2*time.Second || hwm>>10 > 300 || renders[2] > 200*time.Millisecond {
+		fmt.Println("TARGETS MISSED (cycle <= 2s, RSS < 300 MB, render < 200 ms)")
+	}
+	return nil
+}
+
+func upDrivers(url string) (int, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	up := 0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if l := sc.Text(); strings.HasPrefix(l, "spark_scrape_success{") && strings.HasSuffix(l, " 1") {
+			up++
+		}
+	}
+	return up, sc.Err()
+}
+
+func timeGet(url string) (time.Duration, int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	start := time.Now()
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	return time.Since(start), n, err
+}
+
+// procMemory reads VmRSS and VmHWM (kB) of a process.
+func procMemory(pid int) (rss, hwm int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		var v int64
+		if _, e := fmt.Sscanf(l, "VmRSS: %d kB", &v); e == nil {
+			rss = v
+		}
+		if _, e := fmt.Sscanf(l, "VmHWM: %d kB", &v); e == nil {
+			hwm = v
+		}
+	}
+	if rss == 0 {
+		return 0, 0, errors.New("no VmRSS in /proc status")
+	}
+	return rss, hwm, nil
+}
