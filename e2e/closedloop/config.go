@@ -125,6 +125,10 @@ type Config struct {
 	DRA   DRA
 	// Tick is how often the harness steps KEDA/HPA and samples everything (default 500ms).
 	Tick time.Duration
+	// ScalerTick is spark-dra-scaler's --tick (default 250ms). Spark's own allocation manager
+	// ticks every 100 ms; with a 1 s tick and a 1 s sustainedSchedulerBacklogTimeout the add
+	// time falls just after a tick half the time and adds land every 2 s instead of every 1 s.
+	ScalerTick time.Duration
 	// IdleSlack is how long past the longest idle timeout the run waits for executors to go
 	// back to minExecutors after the last job (default 30s).
 	IdleSlack time.Duration
@@ -157,6 +161,9 @@ func (c Config) Validate() error {
 func (c *Config) defaults() {
 	if c.Tick <= 0 {
 		c.Tick = 500 * time.Millisecond
+	}
+	if c.ScalerTick <= 0 {
+		c.ScalerTick = 250 * time.Millisecond
 	}
 	if c.IdleSlack <= 0 {
 		c.IdleSlack = 30 * time.Second

@@ -1,5 +1,3 @@
-//go:build e2e
-
 package closedloop
 
 import (
@@ -107,7 +105,7 @@ func (r *run) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if r.scaler, err = startScaler(ctx, cfg.ScalerBin, cfg.Dir, scalerWeb, r.prom, source); err != nil {
+	if r.scaler, err = startScaler(ctx, cfg.ScalerBin, cfg.Dir, scalerWeb, r.prom, source, cfg.ScalerTick); err != nil {
 		return err
 	}
 	if r.conn, err = grpc.NewClient(r.scaler.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {

@@ -15,13 +15,15 @@ type scalerProc struct {
 }
 
 // startScaler runs spark-dra-scaler reading prom when it runs (else the exporter's /metrics
-// at exporterMetrics: the embedded default), ticking every second.
-func startScaler(ctx context.Context, bin, dir, webAddr string, prom *service, exporterMetrics string) (*scalerProc, error) {
+// at exporterMetrics: the embedded default), deciding every tick. Victim marking on Kubernetes
+// is off: the harness maps /decisions to workers itself (DeletionCosts).
+func startScaler(ctx context.Context, bin, dir, webAddr string, prom *service, exporterMetrics string, tick time.Duration) (*scalerProc, error) {
 	grpcAddr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"--grpc.listen-address=" + grpcAddr, "--web.listen-address=" + webAddr, "--tick=1s"}
+	args := []string{"--grpc.listen-address=" + grpcAddr, "--web.listen-address=" + webAddr,
+		"--tick=" + tick.String(), "--no-victims.mark", "--log.level=warn"}
 	source := exporterMetrics
 	if prom != nil {
 		source = "http://" + prom.Addr
@@ -29,7 +31,7 @@ func startScaler(ctx context.Context, bin, dir, webAddr string, prom *service, e
 	} else {
 		args = append(args, "--exporter.url="+exporterMetrics)
 	}
-	s, err := startService(ctx, "spark-dra-scaler", bin, args, dir, webAddr, "/metrics", 60*time.Second)
+	s, err := startService(ctx, "spark-dra-scaler", bin, args, dir, webAddr, "/readyz", 60*time.Second)
 	if err != nil {
 		return nil, err
 	}
