@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -32,14 +33,11 @@ const (
 var Families = []string{famUp, famPending, famRunning, famBacklog, famTasksPerExecutor, famStagesSubmitted,
 	famExecutors, famExecInfo, famExecRunning, famExecIdle, famExecShuffle}
 
-// Label names that belong to a series, not to the application: everything
-// else (app_id, app_name, namespace, pod, and whatever Prometheus attaches:
-// job, instance, cluster…) identifies the application and is what a
-// Selector matches.
-var seriesLabels = map[model.LabelName]bool{
-	model.MetricNameLabel: true, "executor_id": true, "host": true, "resource_profile_id": true,
-	"holds": true, "state": true,
-}
+// Label names that belong to a series, not to the application
+// (isSeriesLabel): __name__, executor_id, host, resource_profile_id, holds,
+// state. Everything else (app_id, app_name, namespace, pod, and whatever
+// Prometheus attaches: job, instance, cluster…) identifies the application
+// and is what a Selector matches.
 
 // Snapshot is one read of a data source: every Spark application it knows,
 // with the series the scaler uses. It is immutable once built and safe to
@@ -50,6 +48,46 @@ type Snapshot struct {
 	Time time.Time
 	// Apps are the applications, in no particular order.
 	Apps []*App
+
+	mu    sync.Mutex
+	index map[string]map[string][]*App // label name → value → apps, built on demand
+	sawUp bool
+}
+
+// candidates returns the applications sel can select: the smallest set
+// of those carrying the value of one of sel's equality matchers on a
+// non-empty value (from indexes built on first use), else all.
+func (s *Snapshot) candidates(sel Selector) []*App {
+	best, found := s.Apps, false
+	for i := range sel {
+		m := &sel[i]
+		if m.Type != MatchEqual || m.Value == "" {
+			continue
+		}
+		if c := s.withLabel(m.Name, m.Value); !found || len(c) < len(best) {
+			best, found = c, true
+		}
+	}
+	return best
+}
+
+func (s *Snapshot) withLabel(name, value string) []*App {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.index == nil {
+		s.index = map[string]map[string][]*App{}
+	}
+	byValue, ok := s.index[name]
+	if !ok {
+		byValue = map[string][]*App{}
+		for _, a := range s.Apps {
+			if v := a.Labels[name]; v != "" {
+				byValue[v] = append(byValue[v], a)
+			}
+		}
+		s.index[name] = byValue
+	}
+	return byValue[value]
 }
 
 // App is one Spark application in a Snapshot.
@@ -83,29 +121,73 @@ func (a *App) hasFamily(i int) bool { return a.has&(1<<i) != 0 }
 
 // snapshotBuilder folds samples of the exporter's families into Apps.
 type snapshotBuilder struct {
-	snap  Snapshot
-	byKey map[string]*App
-	key   []byte
-	names []string
+	snap struct {
+		Time time.Time
+		Apps []*App
+	}
+	byKey map[uint64]*App
 }
 
 func newSnapshotBuilder(t time.Time) *snapshotBuilder {
-	return &snapshotBuilder{snap: Snapshot{Time: t}, byKey: map[string]*App{}}
+	b := &snapshotBuilder{byKey: map[uint64]*App{}}
+	b.snap.Time = t
+	return b
 }
 
 // app returns the App a series belongs to, creating it on first sight.
 func (b *snapshotBuilder) app(m model.Metric) *App {
-	key := appKey(b, m)
-	if a, ok := b.byKey[string(key)]; ok {
+	key := appKey(m)
+	if a, ok := b.byKey[key]; ok {
 		return a
 	}
-	a := &App{Labels: make(map[string]string, len(b.names)), SampleTime: b.snap.Time}
-	for _, n := range b.names {
-		a.Labels[n] = string(m[model.LabelName(n)])
+	a := &App{Labels: make(map[string]string, len(m)), SampleTime: b.snap.Time}
+	for n, v := range m {
+		if !isSeriesLabel(n) {
+			a.Labels[string(n)] = string(v)
+		}
 	}
-	b.byKey[string(key)] = a
+	b.byKey[key] = a
 	b.snap.Apps = append(b.snap.Apps, a)
 	return a
+}
+
+// isSeriesLabel: the label belongs to a series, not to the application.
+func isSeriesLabel(n model.LabelName) bool {
+	switch n {
+	case model.MetricNameLabel, "executor_id", "host", "resource_profile_id", "holds", "state":
+		return true
+	}
+	return false
+}
+
+// appKey identifies an application by its labels, whatever their order:
+// the XOR of a mixed FNV-1a hash of each (name, value) pair, over the
+// labels that are not series labels. No sorting and no allocation, which
+// matters at tens of thousands of series per tick; 64 bits make a
+// collision between two applications of one snapshot negligible.
+func appKey(m model.Metric) uint64 {
+	var key uint64
+	for n, v := range m {
+		if isSeriesLabel(n) {
+			continue
+		}
+		h := uint64(14695981039346656037)
+		for i := 0; i < len(n); i++ {
+			h = (h ^ uint64(n[i])) * 1099511628211
+		}
+		h = (h ^ 0xff) * 1099511628211
+		for i := 0; i < len(v); i++ {
+			h = (h ^ uint64(v[i])) * 1099511628211
+		}
+		// splitmix64 finaliser, so XOR-ing pairs does not cancel structure
+		h ^= h >> 30
+		h *= 0xbf58476d1ce4e5b9
+		h ^= h >> 27
+		h *= 0x94d049bb133111eb
+		h ^= h >> 31
+		key ^= h
+	}
+	return key
 }
 
 // add folds one sample of family name into the snapshot. Samples of other
@@ -171,8 +253,11 @@ func (b *snapshotBuilder) setSampleTime(m model.Metric, t time.Time) {
 }
 
 func (b *snapshotBuilder) build() *Snapshot {
-	s := b.snap
-	return &s
+	s := &Snapshot{Time: b.snap.Time, Apps: b.snap.Apps}
+	for _, a := range s.Apps {
+		s.sawUp = s.sawUp || a.hasFamily(0)
+	}
+	return s
 }
 
 // UnavailableError says why no decision can be made from the data: stale,
@@ -216,15 +301,13 @@ func (s *Snapshot) Observe(sel Selector) (scaler.Observation, ObservationInfo, e
 	var obs scaler.Observation
 	info := ObservationInfo{SampleTime: s.Time}
 	var matched []*App
-	sawUp := false
-	for _, a := range s.Apps {
-		sawUp = sawUp || a.hasFamily(0)
+	for _, a := range s.candidates(sel) {
 		if sel.Matches(a.Label) {
 			matched = append(matched, a)
 		}
 	}
 	if len(matched) == 0 {
-		if !sawUp {
+		if !s.sawUp {
 			return obs, info, unavailable("stale", "the data source has no spark_up series: no exporter data to decide from")
 		}
 		return obs, info, nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -76,30 +75,11 @@ func (p *PrometheusSource) Fetch(ctx context.Context, now time.Time) (*Snapshot,
 		b.add(string(s.Metric[model.MetricNameLabel]), s.Metric, float64(s.Value))
 	}
 	for _, s := range times {
-		if _, known := b.byKey[string(appKey(b, s.Metric))]; known {
+		if _, known := b.byKey[appKey(s.Metric)]; known {
 			b.setSampleTime(s.Metric, time.UnixMilli(int64(float64(s.Value)*1000)))
 		}
 	}
 	return b.build(), nil
-}
-
-// appKey computes the builder key of m without creating an App.
-func appKey(b *snapshotBuilder, m model.Metric) []byte {
-	b.names = b.names[:0]
-	for n := range m {
-		if !seriesLabels[n] {
-			b.names = append(b.names, string(n))
-		}
-	}
-	slices.Sort(b.names)
-	b.key = b.key[:0]
-	for _, n := range b.names {
-		b.key = append(b.key, n...)
-		b.key = append(b.key, 0xfe)
-		b.key = append(b.key, m[model.LabelName(n)]...)
-		b.key = append(b.key, 0xff)
-	}
-	return b.key
 }
 
 func (p *PrometheusSource) query(ctx context.Context, name, q string, now time.Time) (model.Vector, error) {
