@@ -2,6 +2,7 @@ package externalscaler
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -63,5 +64,40 @@ func TestForget(t *testing.T) {
 	s.Tick(t.Context(), clock.Advance(61*time.Second))
 	if len(s.Decisions()) != 0 {
 		t.Errorf("ScaledObject still tracked after ForgetAfter")
+	}
+}
+
+// TestSourcesPerAddress: one read per distinct source per tick, whatever
+// the number of ScaledObjects using it.
+func TestSourcesPerAddress(t *testing.T) {
+	clock := &testClock{t: t0}
+	def, other := &fakeSource{}, &fakeSource{}
+	def.set(backlogged())
+	other.set(backlogged())
+	built := 0
+	s := newTestServer(t, def, clock, Options{SourceFor: func(addr string) (Source, error) {
+		if addr != "http://thanos:9090" {
+			t.Errorf("source for %q", addr)
+		}
+		built++
+		return other, nil
+	}})
+	for i := range 5 {
+		if _, err := s.lookup(ref(fmt.Sprint("default-", i), meta())); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.lookup(ref(fmt.Sprint("thanos-", i), meta("prometheusAddress", "http://thanos:9090"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Tick(t.Context(), clock.Now())
+	s.Tick(t.Context(), clock.Advance(time.Second))
+	if def.count() != 2 || other.count() != 2 || built != 1 {
+		t.Errorf("fetches default %d, thanos %d, sources built %d; want 2, 2, 1", def.count(), other.count(), built)
+	}
+	for _, d := range s.Decisions() {
+		if d.Error != "" {
+			t.Errorf("%s: %s", d.ScaledObject, d.Error)
+		}
 	}
 }
