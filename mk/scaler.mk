@@ -23,3 +23,11 @@ scaler-bench:
 
 scaler-build:
 	$(GO) build -o bin/spark-dra-scaler ./cmd/spark-dra-scaler
+
+# The scaler's Prometheus source against Debian's real prometheus on loopback (build tag e2e),
+# ~10 s once prometheus is installed (e2e-prometheus installs it as root, e.g. on CI).
+.PHONY: scaler-e2e
+scaler-e2e: e2e-prometheus
+	$(GO) test -tags e2e -count=1 -run '^TestRealPrometheus$$' ./externalscaler/
+
+TEST_TARGETS += scaler-e2e
