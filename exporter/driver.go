@@ -83,12 +83,15 @@ func (d *driver) read(ctx context.Context, deps pollDeps) (Poll, error) {
 		d.config = &cfg
 	}
 	p := Poll{Config: *d.config, FinishedStages: -1, RunningJobs: -1}
-	if err := get(prefix+"/stages", url.Values{"status": {"active"}}, &p.ActiveStages); err != nil {
+	var stages sparkapi.StageList
+	if err := get(prefix+"/stages", url.Values{"status": {"active"}}, &stages); err != nil {
 		return Poll{}, d.forgetOnNotFound(err)
 	}
-	if err := get(prefix+"/executors", nil, &p.Executors); err != nil {
+	var execs sparkapi.ExecutorList
+	if err := get(prefix+"/executors", nil, &execs); err != nil {
 		return Poll{}, d.forgetOnNotFound(err)
 	}
+	p.ActiveStages, p.Executors = stages, execs
 	if p.Config.ShufflePins {
 		var jobs []sparkapi.JobData
 		if err := get(prefix+"/jobs", url.Values{"status": {"running"}}, &jobs); err != nil {
@@ -97,7 +100,7 @@ func (d *driver) read(ctx context.Context, deps pollDeps) (Poll, error) {
 		p.RunningJobs = len(jobs)
 	}
 	if d.observer.NeedFinishedStages() {
-		var finished []sparkapi.StageData
+		var finished sparkapi.StageList
 		if err := get(prefix+"/stages", url.Values{"status": {"complete", "failed"}}, &finished); err != nil {
 			return Poll{}, d.forgetOnNotFound(err)
 		}

@@ -61,7 +61,7 @@ func filterStatus(t *testing.T, b []byte, statuses []string) []byte {
 	if err := jsonUnmarshal(b, &items); err != nil {
 		t.Fatalf("fixture: %v", err)
 	}
-	var out []map[string]any
+	out := []map[string]any{}
 	for _, it := range items {
 		s, _ := it["status"].(string)
 		for _, want := range statuses {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 )
 
 // Reason says in one word why a request failed; it is the `reason` label of the exporter's
@@ -125,31 +126,33 @@ func (c *Client) Get(ctx context.Context, base *url.URL, path string, query url.
 // GetURL fetches an absolute URL and decodes its JSON body into v (used for the standalone
 // master's /json as well as the REST API).
 func (c *Client) GetURL(ctx context.Context, rawURL string, v any) error {
-	body, err := c.fetch(ctx, rawURL)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return &Error{URL: rawURL, Reason: ReasonDecode, Err: err}
-	}
-	return nil
+	return c.fetch(ctx, rawURL, func(body []byte) error {
+		if fd, ok := v.(fastDecoder); ok {
+			return fd.decodeFast(body)
+		}
+		return json.Unmarshal(body, v)
+	})
 }
 
-func (c *Client) fetch(ctx context.Context, rawURL string) ([]byte, error) {
+// fetch reads the body of rawURL and hands it to decode; the body is only valid during the
+// call. Every failure is an *Error; decode's errors have ReasonDecode.
+func (c *Client) fetch(ctx context.Context, rawURL string, decode func([]byte) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, &Error{URL: rawURL, Reason: ReasonConnection, Err: err}
+		return &Error{URL: rawURL, Reason: ReasonConnection, Err: err}
 	}
 	req.Header.Set("Accept", "application/json")
 	if err := c.Credentials.apply(req); err != nil {
-		return nil, &Error{URL: rawURL, Reason: ReasonCredentials, Err: err}
+		return &Error{URL: rawURL, Reason: ReasonCredentials, Err: err}
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, &Error{URL: rawURL, Reason: transportReason(ctx, err), Err: err}
+		return &Error{URL: rawURL, Reason: transportReason(ctx, err), Err: err}
 	}
 	defer resp.Body.Close()
-	body, err := readCapped(resp.Body, c.MaxBodyBytes)
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer releaseBuffer(buf)
+	body, err := readCapped(buf, resp.Body, c.MaxBodyBytes)
 	if err != nil {
 		reason := ReasonDecode
 		switch {
@@ -158,20 +161,37 @@ func (c *Client) fetch(ctx context.Context, rawURL string) ([]byte, error) {
 		case ctx.Err() != nil:
 			reason = transportReason(ctx, ctx.Err())
 		}
-		return nil, &Error{URL: rawURL, Reason: reason, Status: resp.StatusCode, Err: err}
+		return &Error{URL: rawURL, Reason: reason, Status: resp.StatusCode, Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, &Error{URL: rawURL, Reason: statusReason(resp.StatusCode), Status: resp.StatusCode,
+		return &Error{URL: rawURL, Reason: statusReason(resp.StatusCode), Status: resp.StatusCode,
 			Err: errors.New(firstLine(body))}
 	}
-	return body, nil
+	if err := decode(body); err != nil {
+		return &Error{URL: rawURL, Reason: ReasonDecode, Err: err}
+	}
+	return nil
+}
+
+// maxPooledBuffer keeps the pool from holding on to the rare huge body.
+const maxPooledBuffer = 4 << 20
+
+func releaseBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	bodyBuffers.Put(b)
 }
 
 var errTooLarge = errors.New("response body exceeds the size cap")
 
-// readCapped reads at most limit bytes; one more byte means the body is too large.
-func readCapped(r io.Reader, limit int64) ([]byte, error) {
-	var buf bytes.Buffer
+// bodyBuffers recycles response buffers: a poll cycle of a large fleet reads hundreds of
+// megabytes, and decoding copies what it keeps.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readCapped reads at most limit bytes into buf; one more byte means the body is too large.
+func readCapped(buf *bytes.Buffer, r io.Reader, limit int64) ([]byte, error) {
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading body: %w", err)

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -44,17 +45,24 @@ func run() int {
 	return 0
 }
 
-// counting serves the fleet and counts /executors requests (one per driver poll).
+// counting serves the fleet and counts /executors requests (one per driver poll), in all and
+// for distinct drivers.
 type counting struct {
-	h http.Handler
-	n atomic.Int64
+	h        http.Handler
+	n        atomic.Int64
+	seen     []atomic.Bool
+	distinct atomic.Int64
 }
 
 func (c *counting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.h.ServeHTTP(w, r)
 	if strings.HasSuffix(r.URL.Path, "/executors") {
 		c.n.Add(1)
+		idx, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/d/"), "/")
+		if i, err := strconv.Atoi(idx); err == nil && i >= 0 && i < len(c.seen) && !c.seen[i].Swap(true) {
+			c.distinct.Add(1)
+		}
 	}
-	c.h.ServeHTTP(w, r)
 }
 
 func measure(bin string, nDrivers, nExec, nStages int, window time.Duration) error {
@@ -66,8 +74,8 @@ func measure(bin string, nDrivers, nExec, nStages int, window time.Duration) err
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: &counting{h: fleet}}
-	cnt := srv.Handler.(*counting)
+	cnt := &counting{h: fleet, seen: make([]atomic.Bool, nDrivers)}
+	srv := &http.Server{Handler: cnt}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
@@ -90,19 +98,20 @@ func measure(bin string, nDrivers, nExec, nStages int, window time.Duration) err
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	metricsURL := "http://" + webAddr + "/metrics"
 
-	// First full cycle: every driver up once (includes /applications and /environment).
+	// First full cycle: every driver's /executors served once (after /applications and
+	// /environment), counted by the fake drivers themselves.
 	deadline := time.Now().Add(60 * time.Second)
-	for {
-		up, err := upDrivers(metricsURL)
-		if err == nil && up == nDrivers {
-			break
-		}
+	for cnt.distinct.Load() < int64(nDrivers) {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d drivers up after 60s (%v)", up, nDrivers, err)
+			return fmt.Errorf("only %d of %d drivers polled after 60s", cnt.distinct.Load(), nDrivers)
 		}
-		time.Sleep(50 * time.Millisecond) // polling an external process: bounded by the deadline
+		time.Sleep(10 * time.Millisecond) // watching another process: bounded by the deadline
 	}
 	first := time.Since(start)
+	time.Sleep(2 * time.Second) // let the first cycle's snapshots land, then check them all
+	if up, err := upDrivers(metricsURL); err != nil || up != nDrivers {
+		return fmt.Errorf("%d of %d drivers up (%v)", up, nDrivers, err)
+	}
 
 	// Steady state: polls per second over the window.
 	n0, t0 := cnt.n.Load(), time.Now()
@@ -126,7 +135,7 @@ func measure(bin string, nDrivers, nExec, nStages int, window time.Duration) err
 		return err
 	}
 	fmt.Printf("drivers=%d executors/driver=%d active stages/driver=%d\n", nDrivers, nExec, nStages)
-	fmt.Printf("first full poll cycle (start to all spark_scrape_success=1): %v\n", first.Round(time.Millisecond))
+	fmt.Printf("first full poll cycle (process start to every driver polled once): %v\n", first.Round(time.Millisecond))
 	fmt.Printf("steady state: %d driver polls in %v = one full cycle every %v (interval 1s)\n", polls,
 		elapsed.Round(time.Millisecond), cycle.Round(time.Millisecond))
 	fmt.Printf("/metrics render (uncompressed, %d bytes): min %v median %v max %v\n", size,
