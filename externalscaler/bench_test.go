@@ -146,6 +146,23 @@ func BenchmarkGetMetrics(b *testing.B) {
 	for i := range reqs {
 		reqs[i] = &pb.GetMetricsRequest{ScaledObjectRef: soRef(i), MetricName: "s0-" + MetricName}
 	}
+	// The tick loop runs meanwhile, once a second as in production.
+	tickCtx, stopTicks := context.WithCancel(ctx)
+	ticksDone := make(chan struct{})
+	go func() {
+		defer close(ticksDone)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for k := 1; ; k++ {
+			select {
+			case <-tickCtx.Done():
+				return
+			case <-t.C:
+				s.Tick(tickCtx, t0.Add(time.Duration(k)*time.Millisecond))
+			}
+		}
+	}()
+	defer func() { stopTicks(); <-ticksDone }()
 	lat := make([]time.Duration, 0, 1<<16)
 	b.ReportAllocs()
 	i := 0
