@@ -285,3 +285,25 @@ func TestStreamIsActive(t *testing.T) {
 		t.Fatal("StreamIsActive did not return after the client cancelled")
 	}
 }
+
+func TestCloseEndsStreams(t *testing.T) {
+	clock := &testClock{t: t0}
+	src := &fakeSource{}
+	src.set(backlogged())
+	s := newTestServer(t, src, clock, Options{})
+	client, _, _ := serve(t, s)
+	if _, err := client.GetMetricSpec(t.Context(), ref("workers", meta())); err != nil {
+		t.Fatal(err)
+	}
+	s.Tick(t.Context(), clock.Now())
+	stream, err := client.StreamIsActive(t.Context(), ref("workers", meta()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := stream.Recv(); err != nil || !m.Result {
+		t.Fatalf("first message %v %v, want true", m, err)
+	}
+	s.Close()
+	_, err = stream.Recv()
+	wantCode(t, err, codes.Unavailable, "shutting down")
+}

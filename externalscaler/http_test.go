@@ -121,3 +121,46 @@ func TestDecisionsHTTP(t *testing.T) {
 }
 
 var errStale = &UnavailableError{Reason: "query", Msg: "prometheus unreachable"}
+
+// TestSelfMetricNames: exactly the names of docs/contracts.md §2, with the
+// ScaledObject labels it fixes.
+func TestSelfMetricNames(t *testing.T) {
+	clock := &testClock{t: t0}
+	src := &fakeSource{}
+	src.set(idleApp(61))
+	reg := prometheus.NewPedanticRegistry()
+	s := newTestServer(t, src, clock, Options{Registerer: reg})
+	if _, err := s.lookup(ref("workers", meta())); err != nil {
+		t.Fatal(err)
+	}
+	s.Tick(t.Context(), clock.Now())
+	s.ObserveQuery(QuerySeries, time.Millisecond, nil)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range fams {
+		got[f.GetName()] = true
+		if strings.HasSuffix(f.GetName(), "_executors") || strings.HasSuffix(f.GetName(), "_replicas") {
+			for _, l := range f.GetMetric()[0].GetLabel() {
+				if l.GetName() != "scaledobject" && l.GetName() != "scaledobject_namespace" {
+					t.Errorf("%s has label %s", f.GetName(), l.GetName())
+				}
+			}
+		}
+	}
+	want := []string{"spark_dra_scaler_desired_executors", "spark_dra_scaler_target_executors",
+		"spark_dra_scaler_max_needed_executors", "spark_dra_scaler_live_executors", "spark_dra_scaler_removable_executors",
+		"spark_dra_scaler_desired_replicas", "spark_dra_scaler_observation_age_seconds", "spark_dra_scaler_decisions_total",
+		"spark_dra_scaler_errors_total", "spark_dra_scaler_prometheus_query_duration_seconds", "spark_dra_scaler_scaledobjects"}
+	for _, n := range want {
+		if !got[n] {
+			t.Errorf("missing %s", n)
+		}
+		delete(got, n)
+	}
+	for n := range got {
+		t.Errorf("metric %s is not in docs/contracts.md §2", n)
+	}
+}

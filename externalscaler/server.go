@@ -91,6 +91,9 @@ type Server struct {
 
 	wake chan struct{}
 
+	closeOnce sync.Once
+	closing   chan struct{} // closed by Close: open streams end
+
 	pubMu sync.Mutex
 	pubCh chan struct{} // closed and replaced at every publish
 
@@ -124,6 +127,7 @@ func NewServer(opts Options) (*Server, error) {
 		health:  health.NewServer(),
 		objects: map[ObjectKey]*object{},
 		wake:    make(chan struct{}, 1),
+		closing: make(chan struct{}),
 		pubCh:   make(chan struct{}),
 		sources: map[string]Source{},
 	}
@@ -134,6 +138,13 @@ func NewServer(opts Options) (*Server, error) {
 	}
 	s.setHealth(true)
 	return s, nil
+}
+
+// Close ends every open StreamIsActive (with codes.Unavailable, so KEDA
+// reconnects, to another replica or after a restart); call it before the
+// gRPC server's GracefulStop. RPCs keep working.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
 }
 
 // Health returns the gRPC health server to register next to the scaler:

@@ -252,12 +252,13 @@ func serve(ctx context.Context, o options, logger *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = httpSrv.Shutdown(shutdownCtx)
+	srv.Close() // ends open StreamIsActive streams
 	stopped := make(chan struct{})
 	go func() { g.GracefulStop(); close(stopped) }()
 	select {
 	case <-stopped:
 	case <-shutdownCtx.Done():
-		g.Stop() // open StreamIsActive streams end with the server
+		g.Stop()
 	}
 	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, grpc.ErrServerStopped) {
 		return nil
