@@ -27,6 +27,7 @@ type Collector struct {
 	store *Store
 	opts  CollectorOptions
 	descs map[string]*prometheus.Desc
+	names map[string][]string // label names per metric
 	defs  []metricDef
 }
 
@@ -34,14 +35,15 @@ var _ prometheus.Collector = (*Collector)(nil)
 
 // NewCollector builds a Collector over store and registers it with reg.
 func NewCollector(reg prometheus.Registerer, store *Store, opts CollectorOptions) (*Collector, error) {
-	c := &Collector{store: store, opts: opts, descs: make(map[string]*prometheus.Desc)}
+	c := &Collector{store: store, opts: opts, descs: make(map[string]*prometheus.Desc), names: make(map[string][]string)}
 	c.defs = append(c.defs, appMetrics...)
 	if opts.PerExecutor {
 		c.defs = append(c.defs, executorMetrics...)
 	}
 	c.defs = append(c.defs, selfMetrics...)
 	for _, d := range c.defs {
-		c.descs[d.name] = prometheus.NewDesc(d.name, d.help, c.labelNames(d), nil)
+		c.names[d.name] = c.labelNames(d)
+		c.descs[d.name] = prometheus.NewDesc(d.name, d.help, c.names[d.name], nil)
 	}
 	if err := reg.Register(c); err != nil {
 		return nil, err
@@ -103,7 +105,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 // walk calls sink for every series of the latest snapshots, in a fixed order.
 func (c *Collector) walk(sink func(d metricDef, v float64, labelValues []string)) {
-	e := emitter{c: c, sink: sink}
+	e := emitter{c: c, sink: sink, scratch: new([]string)}
 	sources := map[string]int{SourceStatic: 0, SourceKubernetes: 0, SourceStandalone: 0}
 	for _, s := range c.store.Snapshots() {
 		sources[s.Target.Source]++
@@ -120,14 +122,14 @@ func (c *Collector) walk(sink func(d metricDef, v float64, labelValues []string)
 // emitter builds const metrics; label values are made valid UTF-8 so that nothing a driver
 // sends can make the collector fail.
 type emitter struct {
-	c    *Collector
-	sink func(d metricDef, v float64, labelValues []string)
+	c       *Collector
+	sink    func(d metricDef, v float64, labelValues []string)
+	scratch *[]string // label values of the series being emitted; valid during sink only
 }
 
 func (e emitter) emit(d metricDef, v float64, base []string, extra ...string) {
-	lv := make([]string, 0, len(base)+len(extra))
-	lv = append(lv, base...)
-	lv = append(lv, extra...)
+	lv := append(append((*e.scratch)[:0], base...), extra...)
+	*e.scratch = lv
 	e.sink(d, v, lv)
 }
 

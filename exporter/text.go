@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
@@ -19,13 +20,21 @@ import (
 // executors that is the difference between seconds and milliseconds per scrape. Families are
 // written in the order of Metrics(); within a family, series follow the target order.
 func (c *Collector) WriteText(w io.Writer) error {
-	bufs := make(map[string]*bytes.Buffer, len(c.defs))
+	bufs := familyBuffers.Get().(map[string]*bytes.Buffer)
+	defer func() {
+		for _, b := range bufs {
+			b.Reset()
+		}
+		familyBuffers.Put(bufs)
+	}()
 	for _, d := range c.defs {
-		bufs[d.name] = &bytes.Buffer{}
+		if bufs[d.name] == nil {
+			bufs[d.name] = &bytes.Buffer{}
+		}
 	}
 	c.walk(func(d metricDef, v float64, lv []string) {
 		b := bufs[d.name]
-		names := c.labelNames(d)
+		names := c.names[d.name]
 		b.WriteString(d.name)
 		b.WriteByte('{')
 		for i, n := range names {
@@ -59,6 +68,10 @@ func (c *Collector) WriteText(w io.Writer) error {
 	}
 	return nil
 }
+
+// familyBuffers recycles the per-family buffers of WriteText between scrapes (tens of
+// megabytes for a large fleet).
+var familyBuffers = sync.Pool{New: func() any { return make(map[string]*bytes.Buffer) }}
 
 var (
 	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
