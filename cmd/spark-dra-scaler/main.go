@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -48,6 +50,7 @@ type options struct {
 	WebConfigFile   string
 	PrometheusURL   string
 	PrometheusTO    time.Duration
+	PrometheusCfg   string
 	ExporterURL     string
 	Tick            time.Duration
 	Staleness       time.Duration
@@ -116,6 +119,9 @@ func run(args []string) int {
 		"ScaledObjects may override it with the prometheusAddress trigger key. Two instant queries per tick per address.").
 		StringVar(&o.PrometheusURL)
 	app.Flag("prometheus.timeout", "Deadline of one Prometheus query.").Default("10s").DurationVar(&o.PrometheusTO)
+	app.Flag("prometheus.http-config-file", "Prometheus HTTP client configuration (YAML, as in Prometheus' "+
+		"http_config: basic_auth, authorization, oauth2, tls_config, proxy_url, http_headers such as "+
+		"X-Scope-OrgID for Mimir) used for --prometheus.url and every prometheusAddress.").StringVar(&o.PrometheusCfg)
 	app.Flag("exporter.url", "spark-dra-exporter /metrics URL, read directly when no Prometheus is used "+
 		"(the embedded default, e.g. http://localhost:9141/metrics).").StringVar(&o.ExporterURL)
 	app.Flag("tick", "Period of the decision loop: every ScaledObject's engine steps once per tick.").
@@ -181,8 +187,12 @@ func serve(ctx context.Context, o options, logger *slog.Logger) error {
 		versioncollector.NewCollector("spark_dra_scaler"))
 	var srv *externalscaler.Server
 	observe := func(q string, d time.Duration, err error) { srv.ObserveQuery(q, d, err) }
+	rt, err := prometheusTransport(o.PrometheusCfg, o.PrometheusTO)
+	if err != nil {
+		return err
+	}
 	promSource := func(addr string) (externalscaler.Source, error) {
-		c, err := api.NewClient(api.Config{Address: addr, RoundTripper: timeoutTransport(o.PrometheusTO)})
+		c, err := api.NewClient(api.Config{Address: addr, RoundTripper: rt})
 		if err != nil {
 			return nil, err
 		}
@@ -213,7 +223,6 @@ func serve(ctx context.Context, o options, logger *slog.Logger) error {
 			opts.Marker = m
 		}
 	}
-	var err error
 	if srv, err = externalscaler.NewServer(opts); err != nil {
 		return err
 	}
@@ -266,10 +275,52 @@ func serve(ctx context.Context, o options, logger *slog.Logger) error {
 	return err
 }
 
-func timeoutTransport(d time.Duration) http.RoundTripper {
-	t := api.DefaultRoundTripper.(*http.Transport).Clone()
-	t.ResponseHeaderTimeout = d
-	return t
+// prometheusTransport builds the HTTP transport for Prometheus queries:
+// from the http_config file when given, else client_golang's default; the
+// response headers must arrive within timeout.
+func prometheusTransport(file string, timeout time.Duration) (http.RoundTripper, error) {
+	if file == "" {
+		t := api.DefaultRoundTripper.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = timeout
+		return t, nil
+	}
+	cfg, _, err := promconfig.LoadHTTPConfigFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--prometheus.http-config-file: %w", err)
+	}
+	rt, err := promconfig.NewRoundTripperFromConfig(*cfg, "spark-dra-scaler")
+	if err != nil {
+		return nil, fmt.Errorf("--prometheus.http-config-file: %w", err)
+	}
+	return timeoutRoundTripper{rt, timeout}, nil
+}
+
+// timeoutRoundTripper bounds each request by a deadline.
+type timeoutRoundTripper struct {
+	next    http.RoundTripper
+	timeout time.Duration
+}
+
+func (t timeoutRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), t.timeout)
+	resp, err := t.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // newMarker builds the client-go victim marker from kubeconfig (or the

@@ -6,12 +6,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -128,5 +133,42 @@ func TestBoolFlagValues(t *testing.T) {
 		if got := boolFlagValues(app, []string{c.in})[0]; got != c.want {
 			t.Errorf("%s → %s, want %s", c.in, got, c.want)
 		}
+	}
+}
+
+// TestPrometheusHTTPConfig: the http_config file's headers and basic auth
+// reach Prometheus.
+func TestPrometheusHTTPConfig(t *testing.T) {
+	got := make(chan *http.Request, 1)
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- r:
+		default:
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+	}))
+	defer prom.Close()
+	file := filepath.Join(t.TempDir(), "http.yml")
+	if err := os.WriteFile(file, []byte("basic_auth: {username: u, password: p}\nhttp_headers: {X-Scope-OrgID: {values: [tenant-1]}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := prometheusTransport(file, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := api.NewClient(api.Config{Address: prom.URL, RoundTripper: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := promv1.NewAPI(c).Query(t.Context(), "up", time.Unix(1_500_000_000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if user, pass, ok := r.BasicAuth(); !ok || user != "u" || pass != "p" || r.Header.Get("X-Scope-OrgID") != "tenant-1" {
+		t.Errorf("request auth %q %q %v, tenant %q", user, pass, ok, r.Header.Get("X-Scope-OrgID"))
+	}
+	if _, err := prometheusTransport(filepath.Join(t.TempDir(), "missing.yml"), time.Second); err == nil {
+		t.Error("a missing file: want an error")
 	}
 }
