@@ -28,21 +28,23 @@ type executorPod struct {
 // polls, for one running application whose executors are the worker pods of the KWOK cluster.
 //
 // It is a stand-in: KWOK pods run no containers, so no Spark driver or executor exists in this
-// tier. Payloads follow Spark's own shapes (the fixtures in shared/testdata/spark and recordings
-// of live drivers); the executor list is generated from the live pod list so that each
-// executor's hostPort carries its pod's IP, as on Kubernetes. The test scripts the workload: a
-// backlog of a given total task demand, then an end to the backlog where only chosen executors
-// keep running tasks. Everything else (state, timing, idleness) is what the exporter and
-// scaler derive from these payloads.
+// tier. The payloads are a live Spark 4.1 driver's, recorded by the real-Spark tier (Recording):
+// the application entry, its environment, and an active stage and executor rows shaped like the
+// recorded ones. What the test scripts are the counts and the hosts: the executor list is
+// generated from the live pod list so that each executor's hostPort carries its pod's IP, as on
+// Kubernetes; a backlog keeps pending plus running tasks at a given demand, then the backlog ends
+// and only chosen executors keep running tasks. Everything else (idle times, DRA's steps, the
+// victims) is what the exporter and the scaler derive from these payloads.
 type DriverStandIn struct {
 	AppID, AppName string
-	// Props are the application's sparkProperties, as /environment lists them.
+	// Props are the application's sparkProperties as /environment lists them.
 	Props map[string]string
 	// Pods lists the live worker pods (Running, with an IP), in any order.
 	Pods func() []executorPod
 	// Now is the clock the payloads' timestamps use.
 	Now func() time.Time
 
+	rec       *Recording
 	mu        sync.Mutex
 	start     time.Time
 	ids       map[string]int // pod name → executor id, assigned on first sight
@@ -61,12 +63,27 @@ type execCounters struct {
 	added     time.Time
 }
 
-// NewDriverStandIn returns a stand-in for application appID with one finished stage and no
-// active work.
-func NewDriverStandIn(appID, appName string, props map[string]string, pods func() []executorPod, now func() time.Time) *DriverStandIn {
+// NewDriverStandIn returns a stand-in serving rec's application, its sparkProperties changed by
+// overrides, with one finished stage and no active work.
+func NewDriverStandIn(rec *Recording, overrides map[string]string, pods func() []executorPod, now func() time.Time) *DriverStandIn {
+	props := map[string]string{}
+	if list, ok := rec.Environment["sparkProperties"].([]any); ok {
+		for _, kv := range list {
+			if pair, ok := kv.([]any); ok && len(pair) == 2 {
+				k, _ := pair[0].(string)
+				v, _ := pair[1].(string)
+				props[k] = v
+			}
+		}
+	}
+	for k, v := range overrides {
+		props[k] = v
+	}
+	id, _ := rec.Application["id"].(string)
+	name, _ := rec.Application["name"].(string)
 	t := now()
-	return &DriverStandIn{AppID: appID, AppName: appName, Props: props, Pods: pods, Now: now,
-		start: t, ids: map[string]int{}, nextID: 1, perExec: map[int]*execCounters{}, stageID: 0}
+	return &DriverStandIn{AppID: id, AppName: name, Props: props, Pods: pods, Now: now, rec: rec,
+		start: t, ids: map[string]int{}, nextID: 1, perExec: map[int]*execCounters{}}
 }
 
 // SetBacklog starts (or keeps) an active stage whose pending plus running tasks stay at demand:
@@ -186,60 +203,56 @@ func (d *DriverStandIn) snapshot() view {
 	}
 
 	v := view{running: running, pending: pending}
-	v.executors = append(v.executors, map[string]any{
-		"id": "driver", "hostPort": "127.0.0.1:7078", "isActive": true, "totalCores": 0, "maxTasks": 0,
-		"activeTasks": 0, "completedTasks": 0, "totalTasks": 0, "failedTasks": 0,
-		"addTime": d.start.UTC().Format(sparkDate), "resourceProfileId": 0, "isExcluded": false,
-	})
+	v.executors = append(v.executors, clone(d.rec.Driver))
 	for _, r := range rows {
 		c := d.perExec[r.id]
-		v.executors = append(v.executors, map[string]any{
+		x := clone(d.rec.Executor)
+		for k, val := range map[string]any{
 			"id": strconv.Itoa(r.id), "hostPort": r.pod.IP + ":35000", "isActive": true,
-			"rddBlocks": 0, "memoryUsed": 0, "diskUsed": 0,
 			"totalCores": tpe, "maxTasks": tpe, "activeTasks": r.active, "failedTasks": 0,
 			"completedTasks": c.completed, "totalTasks": c.completed + r.active,
-			"totalShuffleWrite": 0, "maxMemory": 455501414,
-			"addTime": c.added.UTC().Format(sparkDate), "resourceProfileId": 0, "isExcluded": false,
-		})
+			"rddBlocks": 0, "memoryUsed": 0, "diskUsed": 0, "totalShuffleWrite": 0,
+			"addTime": c.added.UTC().Format(sparkDate), "executorLogs": map[string]any{},
+		} {
+			x[k] = val
+		}
+		v.executors = append(v.executors, x)
 	}
 	if running+pending > 0 {
-		v.stages = append(v.stages, map[string]any{
-			"status": "ACTIVE", "stageId": d.stageID, "attemptId": 0, "name": "map at standin.py:1",
+		st := clone(d.rec.Stage)
+		for k, val := range map[string]any{
+			"status": "ACTIVE", "stageId": d.stageID, "attemptId": 0,
 			"numTasks": d.completed + running + pending, "numActiveTasks": running,
 			"numCompleteTasks": d.completed, "numFailedTasks": 0, "numKilledTasks": 0,
 			"numCompletedIndices": d.completed, "submissionTime": d.submitted.UTC().Format(sparkDate),
-			"resourceProfileId": 0,
-		})
+		} {
+			st[k] = val
+		}
+		v.stages = append(v.stages, st)
 	}
 	return v
 }
 
-// ServeHTTP answers /api/v1/{version, applications, applications/{id}/{environment, stages,
+// ServeHTTP answers /api/v1/{applications, applications/{id}/{environment, stages,
 // executors, allexecutors, jobs}}; anything else is 404 as on a driver.
 func (d *DriverStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/v1"), "/")
 	prefix := "/applications/" + d.AppID
 	var body any
 	switch {
-	case path == "/version":
-		body = map[string]string{"spark": "4.1.4"}
 	case path == "/applications":
-		body = []map[string]any{{"id": d.AppID, "name": d.AppName, "attempts": []map[string]any{{
-			"startTime": d.start.UTC().Format(sparkDate), "endTime": "1969-12-31T23:59:59.999GMT",
-			"lastUpdated": d.Now().UTC().Format(sparkDate), "duration": 0, "sparkUser": "spark",
-			"completed": false, "appSparkVersion": "4.1.4",
-		}}}}
+		body = []map[string]any{d.rec.Application}
 	case path == prefix:
-		body = map[string]any{"id": d.AppID, "name": d.AppName}
+		body = d.rec.Application
 	case path == prefix+"/environment":
 		props := make([][2]string, 0, len(d.Props))
 		for k, v := range d.Props {
 			props = append(props, [2]string{k, v})
 		}
 		slices.SortFunc(props, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
-		body = map[string]any{"runtime": map[string]string{"javaVersion": "17", "javaHome": "/opt/java", "scalaVersion": "2.13"},
-			"sparkProperties": props, "hadoopProperties": [][2]string{}, "systemProperties": [][2]string{},
-			"metricsProperties": [][2]string{}, "classpathEntries": [][2]string{}, "resourceProfiles": []any{}}
+		env := clone(d.rec.Environment)
+		env["sparkProperties"] = props
+		body = env
 	case path == prefix+"/executors" || path == prefix+"/allexecutors":
 		body = d.snapshot().executors
 	case path == prefix+"/stages":
@@ -253,17 +266,20 @@ func (d *DriverStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			stages = append(stages, v.stages...)
 		}
 		if len(want) == 0 || want["COMPLETE"] {
-			stages = append(stages, map[string]any{"status": "COMPLETE", "stageId": 0, "attemptId": 0,
-				"name": "count at standin.py:0", "numTasks": 2, "numActiveTasks": 0, "numCompleteTasks": 2,
-				"numFailedTasks": 0, "numKilledTasks": 0, "numCompletedIndices": 2,
-				"submissionTime": d.start.UTC().Format(sparkDate), "resourceProfileId": 0})
+			done := clone(d.rec.Stage)
+			for k, val := range map[string]any{"status": "COMPLETE", "stageId": 0, "attemptId": 0, "numTasks": 2,
+				"numActiveTasks": 0, "numCompleteTasks": 2, "numFailedTasks": 0, "numKilledTasks": 0,
+				"numCompletedIndices": 2, "submissionTime": d.start.UTC().Format(sparkDate)} {
+				done[k] = val
+			}
+			stages = append(stages, done)
 		}
 		body = stages
 	case path == prefix+"/jobs":
 		v := d.snapshot()
 		jobs := []map[string]any{}
 		if len(v.stages) > 0 {
-			jobs = append(jobs, map[string]any{"jobId": 1, "name": "map at standin.py:1", "status": "RUNNING",
+			jobs = append(jobs, map[string]any{"jobId": 1, "name": v.stages[0]["name"], "status": "RUNNING",
 				"stageIds": []int{v.stages[0]["stageId"].(int)}, "numTasks": v.stages[0]["numTasks"],
 				"numActiveTasks": v.running, "numActiveStages": 1, "numCompletedStages": 0, "numFailedStages": 0})
 		}

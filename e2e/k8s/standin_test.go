@@ -47,7 +47,7 @@ func scrape(url string) (string, error) {
 }
 
 // gauge returns the value of the first sample of metric whose labels contain every matcher
-// (e.g. `app_name="etl"`), and whether one was found.
+// (e.g. `app_name="e2e-pagerank"`), and whether one was found.
 func gauge(text, metric string, matchers ...string) (float64, bool) {
 	for _, line := range strings.Split(text, "\n") {
 		if !strings.HasPrefix(line, metric+"{") && !strings.HasPrefix(line, metric+" ") {
@@ -72,6 +72,21 @@ func gauge(text, metric string, matchers ...string) (float64, bool) {
 	return 0, false
 }
 
+// standInOverrides change the recorded application's settings to the example's: workers of 2
+// cores, and Spark's own DRA off, because spark-dra-scaler runs it (design.md: a driven target's
+// applications do not run DRA themselves).
+var standInOverrides = map[string]string{"spark.executor.cores": "2", "spark.dynamicAllocation.enabled": "false"}
+
+// loadPageRank loads the recorded PageRank driver payloads of the real-Spark tier.
+func loadPageRank(t testing.TB) *Recording {
+	t.Helper()
+	rec, err := LoadRecording(filepath.Join(repoRoot(), "e2e", "testdata", "rest", "pagerank", "samples.jsonl.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
 // TestStandInFeedsExporter checks, without the cluster, that spark-dra-exporter reads the driver
 // stand-in as it reads a Spark driver: the backlog, and one executor per pod keyed by pod IP.
 func TestStandInFeedsExporter(t *testing.T) {
@@ -79,9 +94,7 @@ func TestStandInFeedsExporter(t *testing.T) {
 		{Name: "w-a", IP: "10.244.0.5", Created: time.Unix(100, 0)},
 		{Name: "w-b", IP: "10.244.0.6", Created: time.Unix(200, 0)},
 	}
-	d := NewDriverStandIn("app-20261121000000-0001", "etl", map[string]string{
-		"spark.executor.cores": "2", "spark.task.cpus": "1", "spark.dynamicAllocation.enabled": "false",
-	}, func() []executorPod { return pods }, time.Now)
+	d := NewDriverStandIn(loadPageRank(t), standInOverrides, func() []executorPod { return pods }, time.Now)
 	srv := httptest.NewServer(d)
 	t.Cleanup(srv.Close)
 	d.SetBacklog(10)
@@ -104,7 +117,7 @@ func TestStandInFeedsExporter(t *testing.T) {
 		if text, err = scrape("http://" + addr + "/metrics"); err != nil {
 			return err
 		}
-		if v, ok := gauge(text, "spark_dra_pending_tasks", `app_name="etl"`); !ok || v != 6 {
+		if v, ok := gauge(text, "spark_dra_pending_tasks", `app_name="e2e-pagerank"`); !ok || v != 6 {
 			return fmt.Errorf("spark_dra_pending_tasks = %v (found %v), want 6", v, ok)
 		}
 		return nil
@@ -113,9 +126,9 @@ func TestStandInFeedsExporter(t *testing.T) {
 		metric, label string
 		v             float64
 	}{
-		{"spark_dra_running_tasks", `app_name="etl"`, 4},
-		{"spark_dra_tasks_per_executor", `app_name="etl"`, 2},
-		{"spark_dra_max_needed_executors", `app_name="etl"`, 5},
+		{"spark_dra_running_tasks", `app_name="e2e-pagerank"`, 4},
+		{"spark_dra_tasks_per_executor", `app_name="e2e-pagerank"`, 2},
+		{"spark_dra_max_needed_executors", `app_name="e2e-pagerank"`, 5},
 		{"spark_executor_info", `host="10.244.0.5"`, 1},
 		{"spark_executor_info", `host="10.244.0.6"`, 1},
 		{"spark_executor_running_tasks", `executor_id="2"`, 2},
