@@ -113,8 +113,9 @@ type object struct {
 	latest   atomic.Pointer[DecisionRecord]
 
 	// owned by Tick: the last marking, to skip unchanged ones.
-	markedCosts map[string]int32
-	markedPods  map[string]string
+	markedCosts     map[string]int32
+	markedPods      map[string]string
+	markPausedUntil time.Time
 }
 
 // NewServer returns a Server with opts; the caller serves it with
@@ -245,16 +246,55 @@ func (s *Server) Tick(ctx context.Context, now time.Time) {
 	}
 	snaps := s.fetchAll(ctx, now, groups)
 	healthy := true
+	var ds []decided
 	for addr, group := range groups {
 		for _, o := range group {
-			rec := s.decide(ctx, o, snaps[addr], now)
-			o.latest.Store(rec)
-			s.metrics.record(rec)
+			rec := s.decide(o, snaps[addr], now)
+			ds = append(ds, decided{o, rec})
 			healthy = healthy && rec.unavailable == nil
 		}
 	}
+	s.markAll(ctx, ds, now)
+	for _, d := range ds {
+		d.o.latest.Store(d.rec)
+		s.metrics.record(d.rec)
+	}
 	s.setHealth(healthy)
 	s.publish()
+}
+
+// decided is a decision not yet published.
+type decided struct {
+	o   *object
+	rec *DecisionRecord
+}
+
+// markParallelism bounds the ScaledObjects marked at the same time.
+const markParallelism = 8
+
+// markBackoff is how long marking pauses for a ScaledObject after it failed,
+// so an unreachable API server cannot stall every tick.
+const markBackoff = time.Minute
+
+// markAll marks the victims of every decision that needs it, concurrently
+// (at most markParallelism at once), before any of them is published.
+func (s *Server) markAll(ctx context.Context, ds []decided, now time.Time) {
+	if s.opts.Marker == nil {
+		return
+	}
+	sem := make(chan struct{}, markParallelism)
+	var wg sync.WaitGroup
+	for _, d := range ds {
+		if d.rec.unavailable != nil || !s.mustMark(d.o, d.rec) || now.Before(d.o.markPausedUntil) {
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			s.mark(ctx, d.o, d.rec, now)
+		})
+	}
+	wg.Wait()
 }
 
 // collect returns the tracked objects, dropping the forgotten ones.
@@ -324,7 +364,7 @@ func (s *Server) source(addr string) (Source, error) {
 }
 
 // decide runs one ScaledObject's step on its source's snapshot.
-func (s *Server) decide(ctx context.Context, o *object, f fetched, now time.Time) *DecisionRecord {
+func (s *Server) decide(o *object, f fetched, now time.Time) *DecisionRecord {
 	if f.err != nil {
 		return failedRecord(o.key, &o.cfg, now, unavailable("query", "reading observations: %v", f.err))
 	}
@@ -343,9 +383,6 @@ func (s *Server) decide(ctx context.Context, o *object, f fetched, now time.Time
 	d := o.engine.Step(&obs, now)
 	rec := newRecord(o.key, &o.cfg, &obs, info, &d, now)
 	s.metrics.decisions.Inc()
-	if s.opts.Marker != nil && s.mustMark(o, rec) {
-		s.mark(ctx, o, rec)
-	}
 	return rec
 }
 
@@ -361,7 +398,7 @@ func (s *Server) mustMark(o *object, rec *DecisionRecord) bool {
 
 // mark sets pod deletion costs for rec before it is published; unchanged
 // plans are not sent again.
-func (s *Server) mark(ctx context.Context, o *object, rec *DecisionRecord) {
+func (s *Server) mark(ctx context.Context, o *object, rec *DecisionRecord, now time.Time) {
 	costs := DeletionCosts(rec)
 	if o.markedPods == nil || !maps.Equal(costs, o.markedCosts) {
 		mctx, cancel := context.WithTimeout(ctx, s.opts.MarkTimeout)
@@ -369,9 +406,10 @@ func (s *Server) mark(ctx context.Context, o *object, rec *DecisionRecord) {
 		cancel()
 		if err != nil {
 			s.metrics.errors.WithLabelValues("mark").Inc()
-			s.opts.Logger.Warn("marking scale-down victims failed; the ReplicaSet chooses on its own",
-				"scaledobject", o.key.String(), "err", err)
+			s.opts.Logger.Warn("marking scale-down victims failed; the ReplicaSet chooses on its own; retrying later",
+				"scaledobject", o.key.String(), "retry_after", markBackoff, "err", err)
 			o.markedCosts, o.markedPods = nil, nil
+			o.markPausedUntil = now.Add(markBackoff)
 			return
 		}
 		o.markedCosts, o.markedPods = costs, pods

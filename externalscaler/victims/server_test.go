@@ -127,3 +127,44 @@ func TestCostsBeforeScaleDown(t *testing.T) {
 		t.Errorf("%d API calls for an unchanged plan, want 0", extra)
 	}
 }
+
+// failingMarker fails every call and counts them.
+type failingMarker struct{ calls int }
+
+func (f *failingMarker) MarkVictims(context.Context, externalscaler.ObjectKey, map[string]int32) (map[string]string, error) {
+	f.calls++
+	return nil, fmt.Errorf("the API server is unreachable")
+}
+
+// TestMarkFailureBacksOff: a failed marking still publishes the decision,
+// and is not retried on every tick.
+func TestMarkFailureBacksOff(t *testing.T) {
+	src := &textSource{}
+	src.set(app([4]float64{-1, 71, 81, 91}, [4]string{"none", "none", "none", "none"}))
+	now := time.Unix(1_500_000_000, 0)
+	m := &failingMarker{}
+	srv, err := externalscaler.NewServer(externalscaler.Options{DefaultSource: src, Marker: m, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := &pb.ScaledObjectRef{Name: "workers", Namespace: "spark", ScalerMetadata: map[string]string{"selector": `app_name="etl"`}}
+	if _, err := srv.GetMetricSpec(t.Context(), ref); err != nil {
+		t.Fatal(err)
+	}
+	for range 30 {
+		srv.Tick(t.Context(), now)
+		now = now.Add(time.Second)
+	}
+	d := srv.Decision(externalscaler.ObjectKey{Namespace: "spark", Name: "workers"})
+	if d.Desired != 1 || d.Marked {
+		t.Errorf("decision desired %d marked %v, want 1 (published anyway) and false", d.Desired, d.Marked)
+	}
+	if m.calls != 1 {
+		t.Errorf("%d marking attempts in 30 s, want 1 (then a minute's pause)", m.calls)
+	}
+	now = now.Add(time.Minute)
+	srv.Tick(t.Context(), now)
+	if m.calls != 2 {
+		t.Errorf("%d attempts after the pause, want 2", m.calls)
+	}
+}
