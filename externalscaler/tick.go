@@ -230,4 +230,3 @@ func (s *Server) published() <-chan struct{} {
 	defer s.pubMu.Unlock()
 	return s.pubCh
 }
-
