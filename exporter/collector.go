@@ -105,14 +105,28 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 // walk calls sink for every series of the latest snapshots, in a fixed order.
 func (c *Collector) walk(sink func(d metricDef, v float64, labelValues []string)) {
+	snaps := c.store.Snapshots()
+	c.walkTargets(snaps, sink)
+	c.walkExporter(snaps, sink)
+}
+
+// walkTargets emits the series of the given targets.
+func (c *Collector) walkTargets(snaps []*TargetSnapshot, sink func(d metricDef, v float64, labelValues []string)) {
 	e := emitter{c: c, sink: sink, scratch: new([]string)}
-	sources := map[string]int{SourceStatic: 0, SourceKubernetes: 0, SourceStandalone: 0}
-	for _, s := range c.store.Snapshots() {
-		sources[s.Target.Source]++
+	for _, s := range snaps {
 		e.driver(s)
 		if s.AppID != "" {
 			e.app(s)
 		}
+	}
+}
+
+// walkExporter emits the exporter-wide series.
+func (c *Collector) walkExporter(snaps []*TargetSnapshot, sink func(d metricDef, v float64, labelValues []string)) {
+	e := emitter{c: c, sink: sink, scratch: new([]string)}
+	sources := map[string]int{SourceStatic: 0, SourceKubernetes: 0, SourceStandalone: 0}
+	for _, s := range snaps {
+		sources[s.Target.Source]++
 	}
 	for _, src := range []string{SourceStatic, SourceKubernetes, SourceStandalone} {
 		e.emit(mTargets, float64(sources[src]), nil, src)

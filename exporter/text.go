@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,19 +21,65 @@ import (
 // executors that is the difference between seconds and milliseconds per scrape. Families are
 // written in the order of Metrics(); within a family, series follow the target order.
 func (c *Collector) WriteText(w io.Writer) error {
-	bufs := familyBuffers.Get().(map[string]*bytes.Buffer)
+	snaps := c.store.Snapshots()
+	// Targets are rendered in parts, one goroutine each, then written family by family, part
+	// by part: the order of Collect, in a fraction of the wall time on several cores.
+	parts := min(runtime.GOMAXPROCS(0), max(1, len(snaps)/16)) + 1
+	chunks := make([]map[string]*bytes.Buffer, parts)
+	var wg sync.WaitGroup
+	for i := range parts - 1 {
+		lo, hi := i*len(snaps)/(parts-1), (i+1)*len(snaps)/(parts-1)
+		chunks[i] = c.familyBuffers()
+		wg.Go(func() { c.walkTargets(snaps[lo:hi], c.textSink(chunks[i])) })
+	}
+	chunks[parts-1] = c.familyBuffers()
+	c.walkExporter(snaps, c.textSink(chunks[parts-1]))
+	wg.Wait()
 	defer func() {
-		for _, b := range bufs {
-			b.Reset()
+		for _, ch := range chunks {
+			for _, b := range ch {
+				b.Reset()
+			}
+			familyBuffers.Put(ch)
 		}
-		familyBuffers.Put(bufs)
 	}()
+	for _, d := range c.defs {
+		n := 0
+		for _, ch := range chunks {
+			n += ch[d.name].Len()
+		}
+		if n == 0 {
+			continue
+		}
+		typ := "gauge"
+		if d.typ == prometheus.CounterValue {
+			typ = "counter"
+		}
+		if _, err := io.WriteString(w, "# HELP "+d.name+" "+helpEscaper.Replace(d.help)+"\n# TYPE "+d.name+" "+typ+"\n"); err != nil {
+			return err
+		}
+		for _, ch := range chunks {
+			if _, err := w.Write(ch[d.name].Bytes()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Collector) familyBuffers() map[string]*bytes.Buffer {
+	bufs := familyBuffers.Get().(map[string]*bytes.Buffer)
 	for _, d := range c.defs {
 		if bufs[d.name] == nil {
 			bufs[d.name] = &bytes.Buffer{}
 		}
 	}
-	c.walk(func(d metricDef, v float64, lv []string) {
+	return bufs
+}
+
+// textSink appends each series as a line of the text format to its family's buffer.
+func (c *Collector) textSink(bufs map[string]*bytes.Buffer) func(d metricDef, v float64, lv []string) {
+	return func(d metricDef, v float64, lv []string) {
 		b := bufs[d.name]
 		names := c.names[d.name]
 		b.WriteString(d.name)
@@ -49,24 +96,7 @@ func (c *Collector) WriteText(w io.Writer) error {
 		b.WriteString("} ")
 		b.Write(appendValue(b.AvailableBuffer(), v))
 		b.WriteByte('\n')
-	})
-	for _, d := range c.defs {
-		b := bufs[d.name]
-		if b.Len() == 0 {
-			continue
-		}
-		typ := "gauge"
-		if d.typ == prometheus.CounterValue {
-			typ = "counter"
-		}
-		if _, err := io.WriteString(w, "# HELP "+d.name+" "+helpEscaper.Replace(d.help)+"\n# TYPE "+d.name+" "+typ+"\n"); err != nil {
-			return err
-		}
-		if _, err := w.Write(b.Bytes()); err != nil {
-			return err
-		}
 	}
-	return nil
 }
 
 // familyBuffers recycles the per-family buffers of WriteText between scrapes (tens of
