@@ -15,6 +15,7 @@ SIM_SHARED   ?= $(firstword $(wildcard ../shared/testdata/spark/application_1578
 SIM_LOGS = \
 	pagerank-local=sim/testdata/eventlogs/pagerank-local/eventlog_v2_app-20261121210619-0000 \
 	tripcount-local=sim/testdata/eventlogs/tripcount-local/eventlog_v2_app-20261121211438-0000 \
+	pagerank-wide=sim/testdata/eventlogs/pagerank-wide/app-20261121213229-0000.zstd \
 	$(if $(SIM_SHARED),spark-yarn-fixture=$(SIM_SHARED))
 # The policies all run with decommissioning that migrates shuffle and cached blocks, so that "release"
 # can act; Spark's DRA runs with the same settings (it keeps its own timeouts under them).
