@@ -5,8 +5,9 @@
 #   make policies-check  the same into a scratch copy, then fails if the committed docs differ
 #   make sim-fuzz        fuzzes the event-log reader and the simulator for SIM_FUZZTIME
 #
-# Workloads: sim/testdata/eventlogs/ (recorded here on a local-cluster, see SOURCE.md there) and Spark's
-# own shared log. policies-check runs in CI (TEST_TARGETS); it takes a few seconds.
+# Workloads: sim/testdata/eventlogs/ (recorded here on a local-cluster, see SOURCE.md there), the e2e
+# room's recordings (e2e/testdata/README.md) and Spark's own shared log. policies-check runs in CI
+# (TEST_TARGETS); it takes a few seconds.
 
 SIM_FUZZTIME ?= 30s
 SIM_SHARED   ?= $(firstword $(wildcard ../shared/testdata/spark/application_1578436911597_0052))
@@ -16,6 +17,8 @@ SIM_LOGS = \
 	pagerank-local=sim/testdata/eventlogs/pagerank-local/eventlog_v2_app-20261121210619-0000 \
 	tripcount-local=sim/testdata/eventlogs/tripcount-local/eventlog_v2_app-20261121211438-0000 \
 	pagerank-wide=sim/testdata/eventlogs/pagerank-wide/app-20261121213229-0000.zstd \
+	e2e-pagerank=e2e/testdata/eventlogs/pagerank.json.gz \
+	e2e-tripcount=e2e/testdata/eventlogs/tripcount.json.gz \
 	$(if $(SIM_SHARED),spark-yarn-fixture=$(SIM_SHARED))
 # The policies all run with decommissioning that migrates shuffle and cached blocks, so that "release"
 # can act; Spark's DRA runs with the same settings (it keeps its own timeouts under them).
