@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 )
@@ -110,6 +111,24 @@ type Client struct {
 	HTTP         *http.Client
 	MaxBodyBytes int64 // bodies longer than this fail with ReasonTooLarge
 	Credentials  Credentials
+	// DecodeConcurrency bounds how many bodies are decoded at once (0: GOMAXPROCS). Many
+	// requests may wait on slow drivers, but decoding is CPU work: running more decodes than
+	// cores only starves other work (a /metrics scrape) without polling any faster.
+	DecodeConcurrency int
+
+	once  sync.Once
+	slots chan struct{}
+}
+
+func (c *Client) decodeSlots() chan struct{} {
+	c.once.Do(func() {
+		n := c.DecodeConcurrency
+		if n <= 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		c.slots = make(chan struct{}, n)
+	})
+	return c.slots
 }
 
 // Get fetches base + "/api/v1" + path with the query and decodes the JSON body into v. base is
@@ -167,7 +186,15 @@ func (c *Client) fetch(ctx context.Context, rawURL string, decode func([]byte) e
 		return &Error{URL: rawURL, Reason: statusReason(resp.StatusCode), Status: resp.StatusCode,
 			Err: errors.New(firstLine(body))}
 	}
-	if err := decode(body); err != nil {
+	slots := c.decodeSlots()
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return &Error{URL: rawURL, Reason: transportReason(ctx, ctx.Err()), Err: ctx.Err()}
+	}
+	err = decode(body)
+	<-slots
+	if err != nil {
 		return &Error{URL: rawURL, Reason: ReasonDecode, Err: err}
 	}
 	return nil
