@@ -21,6 +21,11 @@
 //     target, the executors Spark would remove now, and the desired executor
 //     count max(target, live − removable), clamped to [min, max].
 //
+// Config.Policy selects how the allocator behaves: `spark` (the default) is
+// Spark's DRA unchanged; sparkdra's own policies (policy.go: ramp, paced,
+// release, lean) change one named rule each and say which. The trigger key
+// is `policy`.
+//
 // Nothing here starts goroutines, does I/O or logs; every method that depends
 // on time takes `now`. Neither type is safe for concurrent use.
 package scaler
