@@ -1,9 +1,11 @@
 package exporter
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -29,6 +31,9 @@ type Collector struct {
 	descs map[string]*prometheus.Desc
 	names map[string][]string // label names per metric
 	defs  []metricDef
+
+	freeMu sync.Mutex
+	free   []map[string]*bytes.Buffer // WriteText's family buffers between scrapes
 }
 
 var _ prometheus.Collector = (*Collector)(nil)

@@ -40,7 +40,7 @@ func (c *Collector) WriteText(w io.Writer) error {
 			for _, b := range ch {
 				b.Reset()
 			}
-			familyBuffers.Put(ch)
+			c.putFamilyBuffers(ch)
 		}
 	}()
 	for _, d := range c.defs {
@@ -67,8 +67,18 @@ func (c *Collector) WriteText(w io.Writer) error {
 	return nil
 }
 
+// familyBuffers takes a set of per-family buffers from the Collector's free list (kept across
+// scrapes and garbage collections: a large fleet's text is tens of megabytes).
 func (c *Collector) familyBuffers() map[string]*bytes.Buffer {
-	bufs := familyBuffers.Get().(map[string]*bytes.Buffer)
+	c.freeMu.Lock()
+	var bufs map[string]*bytes.Buffer
+	if n := len(c.free); n > 0 {
+		bufs, c.free = c.free[n-1], c.free[:n-1]
+	}
+	c.freeMu.Unlock()
+	if bufs == nil {
+		bufs = make(map[string]*bytes.Buffer, len(c.defs))
+	}
 	for _, d := range c.defs {
 		if bufs[d.name] == nil {
 			bufs[d.name] = &bytes.Buffer{}
@@ -99,9 +109,11 @@ func (c *Collector) textSink(bufs map[string]*bytes.Buffer) func(d metricDef, v 
 	}
 }
 
-// familyBuffers recycles the per-family buffers of WriteText between scrapes (tens of
-// megabytes for a large fleet).
-var familyBuffers = sync.Pool{New: func() any { return make(map[string]*bytes.Buffer) }}
+func (c *Collector) putFamilyBuffers(bufs map[string]*bytes.Buffer) {
+	c.freeMu.Lock()
+	c.free = append(c.free, bufs)
+	c.freeMu.Unlock()
+}
 
 var (
 	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
@@ -109,8 +121,11 @@ var (
 )
 
 func writeEscaped(b *bytes.Buffer, s string) {
-	if strings.ContainsAny(s, "\\\n\"") {
-		s = labelEscaper.Replace(s)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == '\n' || c == '"' {
+			b.WriteString(labelEscaper.Replace(s))
+			return
+		}
 	}
 	b.WriteString(s)
 }
