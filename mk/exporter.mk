@@ -4,7 +4,7 @@
 #   make exporter-bench   go test -bench for a 500-driver poll cycle and /metrics render
 #   make exporter-load    the real binary against 500 fake drivers on loopback (100 executors and
 #                         20 active stages each): prints first/steady poll-cycle time, RSS and
-#                         /metrics render time (about 40 s on 2 cores)
+#                         /metrics render time (25-50 s on this 2-core machine)
 
 .PHONY: exporter-build exporter-bench exporter-load
 
