@@ -3,6 +3,8 @@ package exporter
 import (
 	"strconv"
 	"strings"
+
+	"github.com/sparkdra/sparkdra/scaler"
 )
 
 // Spark properties the exporter reads beyond the DRA settings.
@@ -16,8 +18,9 @@ const (
 // holds" (design.md) that depend on them.
 type AppConfig struct {
 	// DRA holds the application's own spark.dynamicAllocation.* settings, spark.executor.cores
-	// and spark.task.cpus, with Spark's defaults for what is unset.
-	DRA DRASettings
+	// and spark.task.cpus, with Spark's defaults for what is unset (scaler.ParseConfig, the
+	// same reading the scaler makes of trigger metadata).
+	DRA scaler.Config
 	// Active is true when the application runs Spark's own DRA: enabled, and not a local master
 	// (unless spark.dynamicAllocation.testing is set), as in Spark.
 	Active bool
@@ -29,7 +32,8 @@ type AppConfig struct {
 	// (spark.shuffle.service.enabled and spark.shuffle.service.fetch.rdd.enabled): then only
 	// memory-resident blocks pin an executor.
 	DiskCachePins bool
-	// Problems joins the values that did not parse (nil if none); they keep Spark's defaults.
+	// Problems joins what Spark would reject in these settings (scaler.ParseConfig; nil if
+	// none). Values that did not parse keep Spark's defaults; the rest is used as is.
 	Problems error
 }
 
@@ -37,21 +41,21 @@ type AppConfig struct {
 // sparkVersion ("3.3.2", "4.0.0"; "" if unknown). Shuffle tracking defaults to off before 3.4.
 func NewAppConfig(props map[string]string, sparkVersion string) AppConfig {
 	p := props
-	if _, set := props[keyShuffleTracking]; !set && versionBefore(sparkVersion, 3, 4) {
+	if _, set := props[scaler.KeyShuffleTrackingEnabled]; !set && versionBefore(sparkVersion, 3, 4) {
 		p = make(map[string]string, len(props)+1)
 		for k, v := range props {
 			p[k] = v
 		}
-		p[keyShuffleTracking] = "false"
+		p[scaler.KeyShuffleTrackingEnabled] = "false"
 	}
-	dra, err := parseDRASettings(p)
+	dra, err := scaler.ParseConfig(p)
 	master := strings.TrimSpace(props[keyMaster])
 	local := master == "local" || strings.HasPrefix(master, "local[") || strings.HasPrefix(master, "local-cluster[")
 	return AppConfig{
 		DRA:           dra,
 		Active:        dra.Enabled && (!local || dra.Testing),
-		ShufflePins:   !dra.ShuffleServiceEnabled && dra.ShuffleTrackingEnabled && !usesCeleborn(props),
-		DiskCachePins: !(dra.ShuffleServiceEnabled && dra.ShuffleServiceFetchRDD),
+		ShufflePins:   dra.ShuffleTracking() && !dra.ReliableShuffleStorage,
+		DiskCachePins: !(dra.ShuffleServiceEnabled && dra.ShuffleServiceFetchRDDEnabled),
 		Problems:      err,
 	}
 }

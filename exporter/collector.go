@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sparkdra/sparkdra/exporter/sparkapi"
+	"github.com/sparkdra/sparkdra/scaler"
 )
 
 // CollectorOptions configures a Collector.
@@ -200,7 +201,7 @@ func (e emitter) config(cfg AppConfig, l []string) {
 	e.emit(mCfgEnabled, boolValue(cfg.Active), l)
 	e.emit(mCfgMin, float64(cfg.DRA.MinExecutors), l)
 	e.emit(mCfgMax, float64(cfg.DRA.MaxExecutors), l)
-	e.emit(mCfgInitial, float64(cfg.DRA.InitialExecutors), l)
+	e.emit(mCfgInitial, float64(cfg.DRA.InitialExecutors()), l)
 	e.emit(mCfgRatio, cfg.DRA.ExecutorAllocationRatio, l)
 	e.emit(mCfgIdle, seconds(cfg.DRA.ExecutorIdleTimeout), l)
 	e.emit(mCfgCachedIdle, seconds(cfg.DRA.CachedExecutorIdleTimeout), l)
@@ -234,9 +235,9 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-// seconds converts a Spark timeout; Never becomes +Inf.
+// seconds converts a Spark timeout; scaler.Infinite ("never") becomes +Inf.
 func seconds(d time.Duration) float64 {
-	if d == Never {
+	if d == scaler.Infinite {
 		return math.Inf(1)
 	}
 	return d.Seconds()

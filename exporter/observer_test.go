@@ -198,30 +198,3 @@ func TestDiskOnlyCacheWithFetchRDD(t *testing.T) {
 		t.Errorf("holds %s, want none", got)
 	}
 }
-
-func TestParseDRASettings(t *testing.T) {
-	s, err := parseDRASettings(map[string]string{
-		"spark.dynamicAllocation.executorIdleTimeout":       "2min",
-		"spark.dynamicAllocation.cachedExecutorIdleTimeout": "90",
-		"spark.dynamicAllocation.shuffleTracking.timeout":   "1500",
-		"spark.dynamicAllocation.minExecutors":              "2",
-		"spark.executor.instances":                          "5",
-		"spark.executor.cores":                              "8",
-		"spark.task.cpus":                                   "3",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.ExecutorIdleTimeout != 2*time.Minute || s.CachedExecutorIdleTimeout != 90*time.Second ||
-		s.ShuffleTrackingTimeout != 1500*time.Millisecond || s.InitialExecutors != 5 || s.TasksPerExecutor() != 2 {
-		t.Errorf("got %+v", s)
-	}
-	_, err = parseDRASettings(map[string]string{"spark.dynamicAllocation.maxExecutors": "many",
-		"spark.dynamicAllocation.executorIdleTimeout": "3 fortnights", "spark.executor.cores": "1", "spark.task.cpus": "2"})
-	want := `spark.dynamicAllocation.maxExecutors="many": not an integer` + "\n" +
-		`spark.dynamicAllocation.executorIdleTimeout="3 fortnights": unknown time unit "fortnights"` + "\n" +
-		`spark.executor.cores (1) must be >= spark.task.cpus (2), both > 0`
-	if err == nil || err.Error() != want {
-		t.Errorf("error:\n%v\nwant:\n%s", err, want)
-	}
-}
