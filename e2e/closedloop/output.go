@@ -27,6 +27,8 @@ type Summary struct {
 	PeakExecutors int `json:"peak_executors"`
 	// FollowLagSeconds is the longest the live executors took to reach a new replica count.
 	FollowLagSeconds float64 `json:"follow_lag_seconds"`
+	// LongestDeficitSeconds is the longest stretch with fewer executors than replicas.
+	LongestDeficitSeconds float64 `json:"longest_executor_deficit_seconds"`
 	// Prometheus says whether the scaler read Prometheus (false: the exporter directly).
 	Prometheus bool `json:"prometheus"`
 	// RunSeconds is the closed-loop run's length.
@@ -69,6 +71,7 @@ func Summarize(closed, shadow *Result, dra DRA) Summary {
 		} else {
 			s.FollowLagSeconds = -1
 		}
+		s.LongestDeficitSeconds = LongestDeficit(rows).Seconds()
 		s.Prometheus = closed.Prometheus
 		s.RunSeconds = rows[len(rows)-1].T
 		if e, ok := closed.JobResult(); ok {

@@ -5,7 +5,10 @@ import (
 	"time"
 )
 
-// Ramp is what the timeline says about the first scale-up of a run.
+// Ramp is what the timeline says about the first scale-up of a run. The harness samples the
+// scaler's decisions less often than the scaler ticks, so the steps are the rises of the target
+// between successive sampled decisions (sustainedSchedulerBacklogTimeout ≥ 1 s keeps two adds
+// out of one sampling interval).
 type Ramp struct {
 	// BacklogStart is the first sample where the driver listed pending tasks; zero if never.
 	BacklogStart time.Time
@@ -45,18 +48,23 @@ func FirstRamp(rows []Row) Ramp {
 			break
 		}
 	}
+	prev := -1
 	for _, d := range decisions(rows) {
+		rise := 0
+		if prev >= 0 {
+			rise = d.Target - prev
+		}
+		prev = d.Target
 		if rp.FirstAdd.IsZero() {
-			if d.TargetDelta > 0 {
-				rp.FirstAdd = d.DecisionTime
-			} else {
+			if rise <= 0 {
 				continue
 			}
+			rp.FirstAdd = d.DecisionTime
 		} else if d.ObsPending == 0 {
 			break
 		}
-		if d.TargetDelta > 0 {
-			rp.Steps = append(rp.Steps, d.TargetDelta)
+		if rise > 0 {
+			rp.Steps = append(rp.Steps, rise)
 			rp.StepTimes = append(rp.StepTimes, d.DecisionTime)
 		}
 		rp.PeakTarget = max(rp.PeakTarget, d.Target)
@@ -89,6 +97,27 @@ func RampIsSparkLike(steps []int, peak, maxExecutors int) int {
 		return len(steps)
 	}
 	return -1
+}
+
+// LongestDeficit is the longest stretch during which fewer executors ran than the HPA's replica
+// count asked for, however often that count changed meanwhile: the worker and executor start-up
+// time as the loop saw it.
+func LongestDeficit(rows []Row) time.Duration {
+	var worst time.Duration
+	var since time.Time
+	for _, r := range rows {
+		switch {
+		case r.Executors < r.Replicas && since.IsZero():
+			since = r.Time
+		case r.Executors >= r.Replicas && !since.IsZero():
+			worst = max(worst, r.Time.Sub(since))
+			since = time.Time{}
+		}
+	}
+	if !since.IsZero() && len(rows) > 0 {
+		worst = max(worst, rows[len(rows)-1].Time.Sub(since))
+	}
+	return worst
 }
 
 // FollowLag is the longest time the live executor count took to reach the HPA's replica count

@@ -29,7 +29,8 @@ func TestFirstRamp(t *testing.T) {
 		decisionRow(2.6, 2.5, 2, 1, 12),
 		decisionRow(3.6, 3.5, 4, 2, 11),
 		decisionRow(4.6, 4.5, 4, 0, 10),
-		decisionRow(5.6, 5.5, 6, 2, 9), // clamped by max 6
+		decisionRow(4.8, 4.7, 4, 0, 10),
+		decisionRow(5.6, 5.5, 6, 0, 9), // an add the sampling missed (its delta is gone): the target rose by 2, clamped by max 6
 		decisionRow(6.6, 6.5, 6, 0, 0), // backlog gone: episode ends
 		decisionRow(9.6, 9.5, 7, 1, 5), // a later episode is not part of the first ramp
 	}
@@ -65,6 +66,20 @@ func TestRampIsSparkLike(t *testing.T) {
 				t.Errorf("RampIsSparkLike(%v) = %d, want %d", tc.steps, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestLongestDeficit(t *testing.T) {
+	rows := []Row{
+		{Time: at(0), Replicas: 1, Executors: 1},
+		{Time: at(1), Replicas: 3, Executors: 1}, // deficit starts
+		{Time: at(5), Replicas: 2, Executors: 1}, // the count changed: still short
+		{Time: at(9), Replicas: 2, Executors: 2}, // caught up after 8 s
+		{Time: at(10), Replicas: 4, Executors: 2},
+		{Time: at(13), Replicas: 4, Executors: 3}, // still short at the end: 3 s
+	}
+	if got, want := LongestDeficit(rows), 8*time.Second; got != want {
+		t.Errorf("LongestDeficit = %v, want %v", got, want)
 	}
 }
 

@@ -73,8 +73,9 @@ type Worker struct {
 	// StartedAt is when the harness started the process (the "pod creation time").
 	StartedAt time.Time
 
-	proc  *Process
-	ready bool // guarded by the cluster's mutex
+	proc    *Process
+	ready   bool // guarded by the cluster's mutex
+	stopped bool // guarded by the cluster's mutex: StopWorker was called
 }
 
 // PID is the worker JVM's pid (and process group: its executors are in it).
@@ -221,12 +222,22 @@ func (c *Cluster) LaunchWorker() (*Worker, error) {
 	return w, nil
 }
 
+// ErrWorkerStopped is what WaitWorker returns when the worker was stopped on purpose (by
+// StopWorker or Close) before it registered: a pod deleted before it became ready.
+var ErrWorkerStopped = errors.New("worker stopped before it registered")
+
 // WaitWorker waits, bounded by ReadyTimeout, until the master lists w ALIVE, and records its
 // master id and UI.
 func (c *Cluster) WaitWorker(ctx context.Context, w *Worker) error {
 	wctx, cancel := context.WithTimeout(ctx, c.opts.ReadyTimeout)
 	defer cancel()
 	return PollUntil(wctx, 250*time.Millisecond, w.Name+" registered", func(ctx context.Context) (bool, error) {
+		c.mu.Lock()
+		stopped := w.stopped
+		c.mu.Unlock()
+		if stopped {
+			return false, Permanent(ErrWorkerStopped)
+		}
 		if exited, werr := w.proc.Exited(); exited {
 			return false, Permanent(fmt.Errorf("%s exited (%v); see %s", w.Name, werr, w.proc.LogPath))
 		}
@@ -256,6 +267,7 @@ func (c *Cluster) Ready(w *Worker) bool {
 func (c *Cluster) StopWorker(ctx context.Context, w *Worker) error {
 	c.mu.Lock()
 	delete(c.workers, w.Name)
+	w.stopped = true
 	c.mu.Unlock()
 	if err := w.proc.Stop(c.opts.StopGrace); err != nil {
 		return err
@@ -303,6 +315,7 @@ func (c *Cluster) Close() error {
 	for _, w := range c.Workers() {
 		c.mu.Lock()
 		delete(c.workers, w.Name)
+		w.stopped = true
 		c.mu.Unlock()
 		errs = append(errs, w.proc.Stop(c.opts.StopGrace))
 	}

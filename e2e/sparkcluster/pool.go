@@ -121,7 +121,8 @@ func (p *Pool) scaleUp(ctx context.Context, n int) (Change, error) {
 		go func() {
 			// Registration is the worker's own business, as readiness is a pod's; a worker that
 			// never registers is reported and stays not-ready (the first to go on scale-down).
-			if err := p.c.WaitWorker(ctx, w); err != nil && ctx.Err() == nil && p.OnError != nil {
+			err := p.c.WaitWorker(ctx, w)
+			if err != nil && !errors.Is(err, ErrWorkerStopped) && ctx.Err() == nil && p.OnError != nil {
 				p.OnError(err)
 			}
 		}()

@@ -141,5 +141,7 @@ type permanentError struct{ err error }
 
 func (e *permanentError) Error() string { return e.err.Error() }
 
+func (e *permanentError) Unwrap() error { return e.err }
+
 // Permanent wraps err so that PollUntil gives up at once instead of retrying.
 func Permanent(err error) error { return &permanentError{err: err} }
