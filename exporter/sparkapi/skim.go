@@ -1,6 +1,7 @@
 package sparkapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -234,19 +235,24 @@ func (s *skimmer) value() error {
 	}
 	switch c := s.b[s.i]; c {
 	case '"':
-		s.i++
-		for s.i < len(s.b) {
-			switch s.b[s.i] {
-			case '\\':
-				s.i += 2
-				continue
-			case '"':
-				s.i++
+		// Jump from quote to quote; a quote preceded by an odd run of backslashes is escaped.
+		j := s.i + 1
+		for {
+			k := bytes.IndexByte(s.b[j:], '"')
+			if k < 0 {
+				return fmt.Errorf("%w: unterminated string", errSyntax)
+			}
+			j += k
+			n := 0
+			for m := j - 1; m > s.i && s.b[m] == '\\'; m-- {
+				n++
+			}
+			j++
+			if n%2 == 0 {
+				s.i = j
 				return nil
 			}
-			s.i++
 		}
-		return fmt.Errorf("%w: unterminated string", errSyntax)
 	case '{', '[':
 		closer := byte('}')
 		if c == '[' {
