@@ -25,6 +25,8 @@
 //     [max(minReplicaCount, 1), maxReplicaCount] clamp.
 //   - A failed read changes nothing (KEDA's fallback with behavior
 //     currentReplicas, or an HPA that cannot compute a metric).
+//   - With WatchPush (type external-push), a streamed `true` activates at
+//     the next Step without waiting for the polling interval.
 //
 // Time comes from a Clock (a fake one in unit tests, the wall clock in an
 // end-to-end run); nothing here sleeps or starts goroutines. Each Step does
@@ -47,6 +49,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
@@ -62,14 +65,27 @@ type WallClock struct{}
 // Now returns time.Now().
 func (WallClock) Now() time.Time { return time.Now() }
 
-// FakeClock is a manually advanced clock. Not safe for concurrent use.
-type FakeClock struct{ T time.Time }
+// FakeClock is a manually advanced clock, safe for concurrent use (the
+// scaler's goroutines may read it). Set T when constructing it; afterwards
+// use Advance and Now only.
+type FakeClock struct {
+	mu sync.Mutex
+	T  time.Time
+}
 
 // Now returns the fake time.
-func (c *FakeClock) Now() time.Time { return c.T }
+func (c *FakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.T
+}
 
 // Advance moves the fake time forward by d.
-func (c *FakeClock) Advance(d time.Duration) { c.T = c.T.Add(d) }
+func (c *FakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.T = c.T.Add(d)
+}
 
 // PolicyType is an HPA scaling policy type.
 type PolicyType string
@@ -177,12 +193,13 @@ type Step struct {
 	Time time.Time
 	// Before and Replicas are the replica counts before and after the step.
 	Before, Replicas int32
-	// Polled: KEDA's scale loop ran; Synced: the HPA ran.
-	Polled, Synced bool
+	// Polled: KEDA's scale loop ran; Synced: the HPA ran; Pushed: a `true`
+	// from StreamIsActive (WatchPush) arrived since the previous Step.
+	Polled, Synced, Pushed bool
 	// Reads are the metric reads made, in order (poll first, then sync).
 	Reads []Read
-	// By says who changed the replicas: "keda-activate", "keda-deactivate",
-	// "hpa", or "" for no change.
+	// By says who changed the replicas: "keda-push-activate",
+	// "keda-activate", "keda-deactivate", "hpa", or "" for no change.
 	By string
 	// HPA details, when Synced: the raw proposal, after stabilization, and
 	// after the rate policies and the clamp.
@@ -212,6 +229,9 @@ type Sim struct {
 	recs               []recommendation
 	ups, downs         []event
 	history            []Step
+
+	push        chan bool // messages of the StreamIsActive stream (WatchPush)
+	pushPending bool      // a true received by AwaitPush, for the next Step
 }
 
 // New emulates so against the external scaler reachable through conn.
@@ -260,6 +280,14 @@ func (s *Sim) History() []Step { return s.history }
 func (s *Sim) Step(ctx context.Context) (Step, error) {
 	now := s.clock.Now()
 	st := Step{Time: now, Before: s.replicas}
+	if s.drainPush() {
+		st.Pushed = true
+		s.lastActive = now
+		if s.replicas == 0 {
+			s.replicas = max(s.so.MinReplicaCount, 1)
+			st.By = "keda-push-activate"
+		}
+	}
 	if !now.Before(s.nextPoll) {
 		st.Polled = true
 		s.nextPoll = now.Add(s.so.PollingInterval)
@@ -281,6 +309,72 @@ func (s *Sim) Step(ctx context.Context) (Step, error) {
 	st.Replicas = s.replicas
 	s.history = append(s.history, st)
 	return st, ctx.Err()
+}
+
+// WatchPush emulates a trigger of type external-push: it opens
+// StreamIsActive and, until ctx ends, hands its messages to the next Step.
+// As in KEDA, a `true` activates at once (0 → max(min, 1)) and refreshes
+// the last active time; a `false` is ignored (deactivation comes only from
+// polling and the cooldown). It starts one goroutine, which ends with the
+// stream; KEDA's reconnection with backoff is not emulated.
+func (s *Sim) WatchPush(ctx context.Context) error {
+	stream, err := s.client.StreamIsActive(ctx, s.ref())
+	if err != nil {
+		return err
+	}
+	s.push = make(chan bool, 64)
+	go func() {
+		defer close(s.push)
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			select {
+			case s.push <- m.GetResult():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// AwaitPush blocks until WatchPush's stream delivers a message (or ctx
+// ends, or the stream closes) and returns it; a `true` acts at the next
+// Step. For deterministic tests; not to be called concurrently with Step.
+func (s *Sim) AwaitPush(ctx context.Context) (bool, error) {
+	if s.push == nil {
+		return false, errors.New("kedasim: WatchPush was not called")
+	}
+	select {
+	case v, ok := <-s.push:
+		if !ok {
+			return false, errors.New("kedasim: the StreamIsActive stream ended")
+		}
+		s.pushPending = s.pushPending || v
+		return v, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// drainPush reports whether a `true` arrived since the last Step.
+func (s *Sim) drainPush() bool {
+	got := s.pushPending
+	s.pushPending = false
+	for s.push != nil {
+		select {
+		case v, ok := <-s.push:
+			if !ok {
+				return got
+			}
+			got = got || v
+		default:
+			return got
+		}
+	}
+	return got
 }
 
 func (s *Sim) ref() *pb.ScaledObjectRef {

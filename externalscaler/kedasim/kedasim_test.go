@@ -263,3 +263,38 @@ func TestDefaultHPABehaviorDelaysTheRelease(t *testing.T) {
 		t.Errorf("replicas dropped %v after the desired count, want at least the 300s stabilization window", lag)
 	}
 }
+
+func TestPushActivation(t *testing.T) {
+	// pollingInterval 30 s: without push, activation would wait for the poll.
+	w := &workload{}
+	l := newLoop(t, w, kedasim.ScaledObject{MinReplicaCount: 0, MaxReplicaCount: 20, PollingInterval: 30 * time.Second,
+		HPASyncPeriod: time.Second, CooldownPeriod: 30 * time.Second, Behavior: ptr(kedasim.ExactBehavior())})
+	if err := l.sim.WatchPush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	l.run(3, nil) // no demand: the stream says false (consumed by these Steps), replicas stay 0
+	if r := l.sim.Replicas(); r != 0 {
+		t.Fatalf("%d replicas without demand", r)
+	}
+	w.submit(5, 20*time.Second)
+	for range 5 { // the backlog timeout passes, DRA adds: IsActive turns true
+		l.clock.Advance(time.Second)
+		w.advance(l.clock.Now())
+		l.srv.Tick(t.Context(), l.clock.Now())
+		if rec := l.srv.Decision(externalscaler.ObjectKey{Namespace: "spark", Name: "workers"}); rec.Desired > 0 {
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if v, err := l.sim.AwaitPush(ctx); err != nil || !v {
+		t.Fatalf("pushed %v %v, want true", v, err)
+	}
+	st, err := l.sim.Step(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Polled || !st.Pushed || st.By != "keda-push-activate" || st.Replicas != 1 {
+		t.Errorf("step %+v, want activation by push before any poll", st)
+	}
+}
