@@ -29,7 +29,7 @@
 //     the next Step without waiting for the polling interval.
 //
 // Time comes from a Clock (a fake one in unit tests, the wall clock in an
-// end-to-end run); nothing here sleeps or starts goroutines. Each Step does
+// end-to-end run); nothing here sleeps, and only WatchPush starts a goroutine. Each Step does
 // whatever is due at Clock.Now() and returns what it saw and set.
 //
 // Typical use:
