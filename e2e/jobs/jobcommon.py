@@ -39,7 +39,10 @@ def session(args):
          .config("spark.executor.cores", "1")
          .config("spark.executor.memory", "512m")
          .config("spark.driver.memory", "512m")
-         .config("spark.ui.showConsoleProgress", "false"))
+         .config("spark.ui.showConsoleProgress", "false")
+         # Serial GC: a dozen JVMs share 2 cores in the e2e tier; parallel GC threads only fight.
+         .config("spark.executor.extraJavaOptions", "-XX:+UseSerialGC")
+         .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC"))
     if args.event_log_dir:
         # One plain JSON-lines file per application (Spark 4 defaults to rolling, compressed logs),
         # so readers need no codec.

@@ -60,6 +60,9 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
+// DaemonJavaOpts are the JVM options of the Master and Worker daemons.
+const DaemonJavaOpts = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1"
+
 // Worker is one Spark Worker process of the cluster, with one executor slot (`--cores 1`).
 type Worker struct {
 	// Name is the harness's name for it, worker-<n>; n never repeats within a cluster.
@@ -161,6 +164,9 @@ func (c *Cluster) env(host, workDir string) []string {
 		"SPARK_LOG_DIR="+filepath.Join(c.opts.Dir, "logs"),
 		"SPARK_WORKER_DIR="+workDir,
 		"SPARK_DAEMON_MEMORY="+c.opts.DaemonMemory,
+		// Masters and Workers do little work but start often (every scale-up): the client
+		// compiler and the serial collector start a JVM with a fraction of the CPU on 2 cores.
+		"SPARK_DAEMON_JAVA_OPTS="+DaemonJavaOpts,
 		"SPARK_NO_DAEMONIZE=1",
 	)
 }
