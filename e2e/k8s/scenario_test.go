@@ -43,11 +43,14 @@ type Summary struct {
 	// and includes Spark's schedulerBacklogTimeout (1 s in the example) and the exporter's poll.
 	ActivationSeconds            float64 `json:"activation_seconds"`
 	ActivationFromBacklogSeconds float64 `json:"activation_from_backlog_seconds"`
-	// FallbackHeld: with the scaler stopped, KEDA reported its fallback and spec.replicas never
-	// dropped; after the restart scaling went on to the need without a dip.
-	FallbackHeld         bool    `json:"fallback_held"`
-	FallbackHeldReplicas int32   `json:"fallback_held_replicas"`
-	FallbackHeldSeconds  float64 `json:"fallback_held_seconds"`
+	// FallbackHeld: with the scaler stopped, spec.replicas never dropped for longer than the
+	// cooldownPeriod; after the restart scaling went on to the need without a dip.
+	FallbackHeld bool `json:"fallback_held"`
+	// KEDAFallbackCondition is the ScaledObject's Fallback condition at the end of the hold
+	// ("False" on KEDA 2.21 for an unreachable external scaler: kedacore/keda#8056).
+	KEDAFallbackCondition string  `json:"keda_fallback_condition"`
+	FallbackHeldReplicas  int32   `json:"fallback_held_replicas"`
+	FallbackHeldSeconds   float64 `json:"fallback_held_seconds"`
 	// VictimsMatch: the pods the ReplicaSet deleted when the idle executors timed out are
 	// exactly the pods with the lowest pod-deletion-cost at that moment (and not the busy ones,
 	// which are the newest: a ReplicaSet left to itself deletes the newest first).
@@ -192,9 +195,13 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 	// Clocks of the timelines start at the ScaledObject.
 	clock := time.Now()
 	since := func() float64 { return time.Since(clock).Seconds() }
+	// Each phase also saves the scaler's /decisions next to the logs, for a reader of a failure.
 	phase := func(name string) {
 		sum.Phases = append(sum.Phases, Phase{since(), name})
 		t.Logf("%.1fs %s", since(), name)
+		if b, err := scrape("http://" + scalerWeb + "/decisions"); err == nil {
+			_ = os.WriteFile(filepath.Join(s.LogDir, fmt.Sprintf("decisions-%02d.json", len(sum.Phases))), []byte(b), 0o644)
+		}
 	}
 	replicas := recordReplicas(ctx, s.Client, sparkNS, workerName, clock)
 	desired := recordDesired(ctx, "http://"+scalerWeb+"/metrics", soName, clock)
@@ -214,6 +221,17 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 		_, err := s.Client.AutoscalingV2().HorizontalPodAutoscalers(sparkNS).Get(ctx, "keda-hpa-"+soName, metav1.GetOptions{})
 		return err
 	})
+	// Before any backlog the scaler must have decided 0 (no executor, nothing pending) and the
+	// Deployment must still be at 0, or the activation below would measure nothing.
+	s.WaitUntil("the scaler's first decision", 30*time.Second, func() error {
+		if len(desired.Timeline()) == 0 {
+			return errNotYet
+		}
+		return nil
+	})
+	if d := desired.Timeline()[0].Replicas; d != 0 {
+		t.Fatalf("the scaler's first desired replicas = %d before any backlog, want 0", d)
+	}
 	if r := replicas.Current(); r != 0 {
 		t.Fatalf("spec.replicas = %d before any backlog, want 0", r)
 	}
@@ -230,6 +248,14 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 		return nil
 	})
 	activatedAt := firstAtLeast(replicas.Timeline(), 1)
+	// The scaler's gauge is scraped every 100 ms, so its first desired > 0 may show a little
+	// after KEDA has already acted on the push.
+	s.WaitUntil("the scaler's desired > 0 scraped", 5*time.Second, func() error {
+		if firstAtLeast(desired.Timeline(), 1) < 0 {
+			return errNotYet
+		}
+		return nil
+	})
 	decidedAt := firstAtLeast(desired.Timeline(), 1)
 	sum.ActivationFromBacklogSeconds = activatedAt - backlogAt
 	sum.ActivationSeconds = activatedAt - decidedAt
@@ -242,8 +268,15 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 	s.WaitUntil("4 workers Running", 90*time.Second, func() error { return s.podsRunning(ctx, sparkNS, workerLabel, 4) })
 	phase("need 4 reached")
 
-	// 3. The scaler stops; the backlog grows to 20 tasks (need 10) meanwhile. KEDA's fallback
-	// (behavior currentReplicas) must hold the count; nothing shrinks.
+	// 3. The scaler stops; the backlog grows to 20 tasks (need 10) meanwhile. Nothing may shrink.
+	// What holds the count in KEDA 2.21: it asks an external scaler for its metric spec before
+	// any metric, so with the scaler unreachable that call fails first and the fallback counter
+	// never moves (kedacore/keda#8056, open): KEDA's Fallback condition stays False. The HPA then
+	// gets an error for the metric and keeps its count (ScalingActive False,
+	// FailedGetExternalMetric), and KEDA's own loop does not deactivate on errors. So the outcome
+	// `fallback: currentReplicas` asks for holds; the test asserts that outcome for longer than
+	// the ScaledObject's cooldownPeriod (the longest any path would take to shrink), and records
+	// the Fallback condition as it is.
 	held := replicas.Current()
 	phase("scaler stopped")
 	stopAt := since()
@@ -251,15 +284,20 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	driver.SetBacklog(20)
-	s.WaitUntil("KEDA fallback", 90*time.Second, func() error {
-		return s.condition(ctx, scaledObjectGVR, sparkNS, soName, "Fallback")
+	s.WaitUntil("HPA cannot read the metric", 60*time.Second, func() error {
+		return s.hpaCondition(ctx, sparkNS, "keda-hpa-"+soName, "ScalingActive", "False")
 	})
-	phase("KEDA fallback active")
-	// Hold for four HPA syncs after the fallback is active, failing at once on a shrink.
-	holdUntil := time.Now().Add(8 * time.Second)
-	if err := s.Poll("hold under fallback", 10*time.Second, func() error {
+	phase("HPA: ScalingActive False (metric unavailable)")
+	cooldown, _, _ := unstructured.NestedFieldNoCopy(so.Object, "spec", "cooldownPeriod")
+	cooldownSeconds, ok := cooldown.(float64) // JSON numbers decode as float64
+	if !ok {
+		t.Fatalf("ScaledObject cooldownPeriod %v (%T): want a number", cooldown, cooldown)
+	}
+	hold := time.Duration(cooldownSeconds)*time.Second + 5*time.Second
+	holdUntil := time.Now().Add(hold)
+	if err := s.Poll("hold while the scaler is down", hold+10*time.Second, func() error {
 		if m := replicas.MinSince(stopAt); m < held {
-			return fmt.Errorf("spec.replicas fell to %d under fallback (held %d)", m, held)
+			return fmt.Errorf("spec.replicas fell to %d while the scaler was down (held %d)", m, held)
 		}
 		if time.Now().Before(holdUntil) {
 			return errNotYet
@@ -268,6 +306,7 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	sum.KEDAFallbackCondition = s.conditionStatus(ctx, scaledObjectGVR, sparkNS, soName, "Fallback")
 	sum.FallbackHeldReplicas = held
 	sum.FallbackHeldSeconds = since() - stopAt
 

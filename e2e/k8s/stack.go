@@ -49,7 +49,7 @@ type Stack struct {
 	BinDir string
 	// Dir holds certificates, kubeconfigs and etcd's data; it is removed after the test.
 	Dir string
-	// LogDir holds one log file per process (e2e/out/k8s).
+	// LogDir holds one log file per process (e2e/out/k8s/<test name>).
 	LogDir string
 	// AdminKubeconfig is a kubeconfig with system:masters rights.
 	AdminKubeconfig string
@@ -112,7 +112,7 @@ func StartStack(t testing.TB, opts Options) *Stack {
 		t:        t,
 		BinDir:   binDir,
 		Dir:      t.TempDir(),
-		LogDir:   filepath.Join(OutDir(), "k8s"),
+		LogDir:   filepath.Join(OutDir(), "k8s", t.Name()),
 		NodeName: "kwok-node-0",
 		Ready:    map[string]time.Duration{},
 		started:  time.Now(),
@@ -457,6 +457,39 @@ func (s *Stack) condition(ctx context.Context, gvr schema.GroupVersionResource, 
 				return nil
 			}
 			return fmt.Errorf("%s %s: %v", typ, m["status"], m["message"])
+		}
+	}
+	return fmt.Errorf("no %s condition yet", typ)
+}
+
+// conditionStatus returns the status of the object's condition typ ("" when absent).
+func (s *Stack) conditionStatus(ctx context.Context, gvr schema.GroupVersionResource, ns, name, typ string) string {
+	o, err := s.Dynamic.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, _ := c.(map[string]any); m["type"] == typ {
+			st, _ := m["status"].(string)
+			return st
+		}
+	}
+	return ""
+}
+
+// hpaCondition returns nil when the HorizontalPodAutoscaler's condition typ has status want.
+func (s *Stack) hpaCondition(ctx context.Context, ns, name, typ, want string) error {
+	h, err := s.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	for _, c := range h.Status.Conditions {
+		if string(c.Type) == typ {
+			if string(c.Status) == want {
+				return nil
+			}
+			return fmt.Errorf("%s %s (%s: %s)", typ, c.Status, c.Reason, c.Message)
 		}
 	}
 	return fmt.Errorf("no %s condition yet", typ)
