@@ -27,6 +27,9 @@ func config(t *testing.T, ctx context.Context, mode closedloop.Mode) closedloop.
 	cfg.Dir = t.TempDir()
 	cfg.Pause = 20 * time.Second // longer than executorIdleTimeout: idle release shows between jobs
 	cfg.Logf = t.Logf
+	// Stages long enough that executors started for the backlog (20–25 s for a worker and its
+	// executor JVM on 2 cores) still find work: 150,000 nodes, about 1.8 M edges.
+	cfg.JobArgs = []string{"--nodes", "150000"}
 	if mode == closedloop.Shadow {
 		cfg.AppName += "-shadow"
 		cfg.DRA.Max = 4 // the fixed pool: fewer JVMs on a 2-core machine

@@ -17,8 +17,8 @@ type Ramp struct {
 	// FirstAddLatency is FirstAdd − BacklogStart (Spark: schedulerBacklogTimeout, plus the
 	// exporter poll, the Prometheus scrape, the scaler tick and this harness's sampling).
 	FirstAddLatency time.Duration
-	// Steps are the successive positive target deltas from the first add until the first
-	// decision that saw no backlog; StepTimes are their decision times.
+	// Steps are the successive rises of the target from the first add until the first decision
+	// that saw no backlog or lowered the target; StepTimes are their decision times.
 	Steps     []int
 	StepTimes []time.Time
 	// PeakTarget is the highest target of that episode.
@@ -60,8 +60,8 @@ func FirstRamp(rows []Row) Ramp {
 				continue
 			}
 			rp.FirstAdd = d.DecisionTime
-		} else if d.ObsPending == 0 {
-			break
+		} else if d.ObsPending == 0 || rise < 0 {
+			break // the backlog is gone, or the need fell below the target (Spark resets the ramp)
 		}
 		if rise > 0 {
 			rp.Steps = append(rp.Steps, rise)

@@ -31,8 +31,8 @@ type Summary struct {
 	// ReplicasTimeline is every spec.replicas of the worker Deployment, seconds since the
 	// ScaledObject was applied.
 	ReplicasTimeline []ReplicaPoint `json:"replicas_timeline"`
-	// ScalerDesiredTimeline is spark_dra_scaler_desired_replicas as scraped every 100 ms, same
-	// clock (gaps while the scaler is stopped).
+	// ScalerDesiredTimeline is each change of the scaler's desired replicas, at the time of its
+	// decision (its /decisions, polled every 100 ms; gaps while the scaler is stopped).
 	ScalerDesiredTimeline []ReplicaPoint `json:"scaler_desired_replicas_timeline"`
 	// Phases are the moments the test changed something, same clock.
 	Phases []Phase `json:"phases"`
@@ -204,7 +204,7 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 		}
 	}
 	replicas := recordReplicas(ctx, s.Client, sparkNS, workerName, clock)
-	desired := recordDesired(ctx, "http://"+scalerWeb+"/metrics", soName, clock)
+	desired := recordDesired(ctx, "http://"+scalerWeb+"/decisions", soName, clock)
 	t.Cleanup(func() {
 		sum.ReplicasTimeline = replicas.Timeline()
 		sum.ScalerDesiredTimeline = desired.Timeline()
@@ -248,9 +248,8 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 		return nil
 	})
 	activatedAt := firstAtLeast(replicas.Timeline(), 1)
-	// The scaler's gauge is scraped every 100 ms, so its first desired > 0 may show a little
-	// after KEDA has already acted on the push.
-	s.WaitUntil("the scaler's desired > 0 scraped", 5*time.Second, func() error {
+	// /decisions is polled every 100 ms, so the decision may be read after KEDA acted on it.
+	s.WaitUntil("the scaler's desired > 0 read", 5*time.Second, func() error {
 		if firstAtLeast(desired.Timeline(), 1) < 0 {
 			return errNotYet
 		}
@@ -260,6 +259,11 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 	sum.ActivationFromBacklogSeconds = activatedAt - backlogAt
 	sum.ActivationSeconds = activatedAt - decidedAt
 	t.Logf("activation: %.2fs after the backlog, %.2fs after the scaler's decision", sum.ActivationFromBacklogSeconds, sum.ActivationSeconds)
+	if poll, _, _ := unstructured.NestedFieldNoCopy(so.Object, "spec", "pollingInterval"); poll != nil {
+		if p, ok := poll.(float64); ok && sum.ActivationFromBacklogSeconds >= p {
+			t.Errorf("activation took %.2fs after the backlog, not less than the pollingInterval %vs", sum.ActivationFromBacklogSeconds, p)
+		}
+	}
 	if sum.ActivationSeconds > 1 {
 		t.Errorf("activation took %.2fs after the scaler's decision, want <= 1s (external-push)", sum.ActivationSeconds)
 	}
@@ -431,7 +435,8 @@ func checkVictims(t *testing.T, sum *Summary, deleted []podRecord, busy []string
 	}
 }
 
-// desiredRecorder scrapes the scaler's spark_dra_scaler_desired_replicas every 100 ms.
+// desiredRecorder polls the scaler's /decisions every 100 ms and records each change of the
+// desired replicas of one ScaledObject at the time the scaler took that decision.
 type desiredRecorder struct {
 	mu     sync.Mutex
 	points []ReplicaPoint
@@ -448,19 +453,28 @@ func recordDesired(ctx context.Context, url, so string, clock time.Time) *desire
 				return
 			case <-tick.C:
 			}
-			text, err := scrape(url)
+			body, err := scrape(url)
 			if err != nil {
 				continue
 			}
-			v, ok := gauge(text, "spark_dra_scaler_desired_replicas", `scaledobject="`+so+`"`)
-			if !ok {
+			var decisions []struct {
+				ScaledObject    struct{ Name string } `json:"scaledObject"`
+				Time            time.Time             `json:"time"`
+				DesiredReplicas int32                 `json:"desiredReplicas"`
+			}
+			if json.Unmarshal([]byte(body), &decisions) != nil {
 				continue
 			}
-			r.mu.Lock()
-			if n := len(r.points); n == 0 || r.points[n-1].Replicas != int32(v) {
-				r.points = append(r.points, ReplicaPoint{Seconds: time.Since(clock).Seconds(), Replicas: int32(v)})
+			for _, d := range decisions {
+				if d.ScaledObject.Name != so {
+					continue
+				}
+				r.mu.Lock()
+				if n := len(r.points); n == 0 || r.points[n-1].Replicas != d.DesiredReplicas {
+					r.points = append(r.points, ReplicaPoint{Seconds: d.Time.Sub(clock).Seconds(), Replicas: d.DesiredReplicas})
+				}
+				r.mu.Unlock()
 			}
-			r.mu.Unlock()
 		}
 	}()
 	return r

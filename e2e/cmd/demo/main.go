@@ -30,7 +30,7 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
-	jobArgs := flag.String("job-args", "", "extra arguments for e2e/jobs/pagerank.py, e.g. \"--nodes 20000 --iterations 3\"")
+	jobArgs := flag.String("job-args", "--nodes 150000", "extra arguments for e2e/jobs/pagerank.py, e.g. \"--nodes 20000 --iterations 3\"")
 	pause := flag.Duration("pause", 20*time.Second, "idle gap between the application's jobs")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
