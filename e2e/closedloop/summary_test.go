@@ -30,10 +30,10 @@ func TestFirstRamp(t *testing.T) {
 		decisionRow(3.6, 3.5, 4, 2, 11),
 		decisionRow(4.6, 4.5, 4, 0, 10),
 		decisionRow(4.8, 4.7, 4, 0, 10),
-		decisionRow(5.6, 5.5, 6, 0, 9), // an add the sampling missed (its delta is gone): the target rose by 2, clamped by max 6
+		decisionRow(5.6, 5.5, 6, 0, 9),  // an add the sampling missed (its delta is gone): the target rose by 2, clamped by max 6
 		decisionRow(6.6, 6.5, 5, -1, 4), // the need fell below the target: the episode ends
 		decisionRow(7.6, 7.5, 6, 1, 4),  // a new ramp, not part of the first one
-		decisionRow(9.6, 9.5, 7, 1, 5), // a later episode is not part of the first ramp
+		decisionRow(9.6, 9.5, 7, 1, 5),  // a later episode is not part of the first ramp
 	}
 	rp := FirstRamp(rows)
 	if got, want := rp.FirstAddLatency, 2*time.Second; got != want {
