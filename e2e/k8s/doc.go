@@ -1,10 +1,39 @@
-// Package k8se2e is the Kubernetes end-to-end tier: it starts a real control plane on loopback
-// (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), KWOK as the node agent, and
-// the real KEDA operator and metrics adapter, then applies sparkdra's shipped manifests and checks
-// that KEDA and the HPA move a worker Deployment the way spark-dra-scaler says.
+// Package k8se2e is the Kubernetes end-to-end tier: the KEDA half of sparkdra, for real.
 //
-// Everything lives behind the build tag e2e_k8s and runs through `make e2e-k8s`, which first
-// builds the binaries from the tools module in e2e/tools (cached per machine, see build.sh) and
-// passes their directory in SPARKDRA_K8S_TOOLS. Logs go to e2e/out/k8s/, the run summary to
-// e2e/out/k8s-summary.json.
+// It starts a real control plane on loopback (etcd, kube-apiserver, kube-controller-manager with
+// a 2 s HPA sync period, kube-scheduler), KWOK as the node agent of one fake node (pods become
+// Running with an IP but run nothing), and the real KEDA operator and metrics adapter out of
+// cluster, served to the HPA through the v1beta1.external.metrics.k8s.io APIService. All of it
+// is built from source by the tools module in e2e/tools (see build.sh; cached per machine).
+//
+// TestKEDAScalesSparkWorkers applies manifests/examples/standalone, rendered with kustomize,
+// changed only in the ScaledObject's scalerAddress; prometheus-operator kinds (no operator here)
+// and the exporter and scaler Deployments are left out, because spark-dra-exporter and
+// spark-dra-scaler run as local processes, the scaler with a kubeconfig for the base's
+// ServiceAccount (TokenRequest), so the base's RBAC is what it gets. The Spark driver the
+// exporter polls is DriverStandIn, a stand-in serving a recorded live driver's payloads with
+// executors on the worker pods' IPs. The test checks, against the real HPA and ReplicaSet:
+//
+//   - activation from zero through external-push (measured from the scaler's decision time);
+//   - growth in DRA's steps to the need (every spec.replicas is a value the scaler answered);
+//   - with the scaler stopped for longer than cooldownPeriod nothing shrinks, and after the
+//     restart growth resumes without a dip. On KEDA 2.21 it is the HPA, unable to read the
+//     metric, that holds the count: KEDA asks the unreachable scaler for its metric spec first
+//     and never counts a failure, so its Fallback condition stays False (kedacore/keda#8056);
+//   - when the backlog ends and the idle timeout passes, the pods the ReplicaSet deletes are
+//     exactly those the scaler marked with the lowest controller.kubernetes.io/pod-deletion-cost,
+//     while the busy executors sit on the newest pods (which a ReplicaSet deletes first by
+//     default).
+//
+// Each run writes e2e/out/k8s-summary.json (see Summary) and one log per process, plus the
+// scaler's /decisions at each phase, under e2e/out/k8s/<test>/. TestStackSmoke checks the stack
+// alone with a constant external metric.
+//
+// Everything binds 127.0.0.1 on ports chosen at run time, except the KEDA adapter's own
+// /metrics listener, which KEDA binds on all interfaces (no flag for the host; nothing is sent to
+// it). Processes are stopped by PID in reverse start order, etcd last, also when a test fails.
+//
+// The files live behind the build tag e2e_k8s and run through `make e2e-k8s`, which builds the
+// tools, sets SPARKDRA_K8S_TOOLS (their directory) and SPARKDRA_K8S_BIN (spark-dra-exporter and
+// spark-dra-scaler built from this checkout).
 package k8se2e

@@ -49,7 +49,7 @@ if complete; then
 fi
 
 echo "k8s-tools: building etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK and KEDA into $out" >&2
-echo "k8s-tools: a cold build takes about 20 minutes on 2 cores (only once per machine); warm caches take under a minute" >&2
+echo "k8s-tools: a cold build takes about 20 minutes on 2 cores (only once per machine); warm Go caches take about a minute" >&2
 start=$SECONDS
 tmp="$out.tmp.$$"
 rm -rf "$tmp"
