@@ -113,16 +113,6 @@ func (d *DriverStandIn) SetTail(busyPods []string) {
 	d.demand = 0
 }
 
-// ExecutorID returns the executor id the stand-in gave the pod, or "" when it has not seen it.
-func (d *DriverStandIn) ExecutorID(pod string) string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if id, ok := d.ids[pod]; ok {
-		return strconv.Itoa(id)
-	}
-	return ""
-}
-
 func (d *DriverStandIn) tasksPerExecutor() int {
 	cores, err := strconv.Atoi(d.Props["spark.executor.cores"])
 	if err != nil || cores < 1 {

@@ -82,9 +82,6 @@ func (r *replicaRecorder) MinSince(t float64) int32 {
 	return m
 }
 
-// Now returns the recorder's clock reading in seconds.
-func (r *replicaRecorder) Now() float64 { return time.Since(r.start).Seconds() }
-
 // podRecord is what the pod recorder knows about one pod.
 type podRecord struct {
 	Name    string
@@ -176,19 +173,6 @@ func (r *podRecorder) DeletedSince(t time.Time) []podRecord {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// Costs returns the latest deletion cost of every live pod.
-func (r *podRecorder) Costs() map[string]*int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := map[string]*int64{}
-	for _, p := range r.pods {
-		if p.Deleted.IsZero() {
-			out[p.Name] = p.Cost
-		}
-	}
 	return out
 }
 

@@ -237,8 +237,10 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 	}
 
 	// 1. Activation from zero: a steady backlog of 8 tasks (4 executors of 2 cores).
-	sum.NeedReplicas = []int32{4, 10}
-	phase("backlog: 8 tasks (need 4)")
+	tpe := driver.tasksPerExecutor()
+	need := func(tasks int) int32 { return int32((tasks + tpe - 1) / tpe) } // executorsPerReplica 1
+	sum.NeedReplicas = []int32{need(8), need(20)}
+	phase(fmt.Sprintf("backlog: 8 tasks (need %d)", need(8)))
 	backlogAt := since()
 	driver.SetBacklog(8)
 	s.WaitUntil("activation (spec.replicas >= 1)", 30*time.Second, func() error {
@@ -269,8 +271,10 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 	}
 
 	// 2. Growth to the need in DRA's steps.
-	s.WaitUntil("4 workers Running", 90*time.Second, func() error { return s.podsRunning(ctx, sparkNS, workerLabel, 4) })
-	phase("need 4 reached")
+	s.WaitUntil("the first need Running", 90*time.Second, func() error {
+		return s.podsRunning(ctx, sparkNS, workerLabel, int(sum.NeedReplicas[0]))
+	})
+	phase("first need reached")
 
 	// 3. The scaler stops; the backlog grows to 20 tasks (need 10) meanwhile. Nothing may shrink.
 	// What holds the count in KEDA 2.21: it asks an external scaler for its metric spec before
@@ -317,8 +321,10 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 	// 4. The scaler starts again: scaling resumes to the new need without a dip.
 	phase("scaler restarted")
 	scaler = s.StartProcess("spark-dra-scaler", sparkdraBin(t, "spark-dra-scaler"), nil, scalerArgs...)
-	s.WaitUntil("10 workers Running", 120*time.Second, func() error { return s.podsRunning(ctx, sparkNS, workerLabel, 10) })
-	phase("need 10 reached")
+	s.WaitUntil("the second need Running", 120*time.Second, func() error {
+		return s.podsRunning(ctx, sparkNS, workerLabel, int(sum.NeedReplicas[1]))
+	})
+	phase("second need reached")
 	if m := replicas.MinSince(stopAt); m < held {
 		t.Errorf("spec.replicas dipped to %d after the scaler stopped at %d", m, held)
 	} else {
@@ -336,8 +342,8 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 	tailAt := time.Now()
 	phase("backlog ends; busy: " + busy[0] + ", " + busy[1])
 	driver.SetTail(busy)
-	s.WaitUntil("scale-in to 2 workers", 180*time.Second, func() error { return s.podsRunning(ctx, sparkNS, workerLabel, 2) })
-	phase("scaled in to 2")
+	s.WaitUntil("scale-in to the busy workers", 180*time.Second, func() error { return s.podsRunning(ctx, sparkNS, workerLabel, len(busy)) })
+	phase("scaled in to the busy workers")
 	deleted := pods.DeletedSince(tailAt)
 	checkVictims(t, sum, deleted, busy)
 }
