@@ -20,6 +20,9 @@
 //     restart growth resumes without a dip. On KEDA 2.21 it is the HPA, unable to read the
 //     metric, that holds the count: KEDA asks the unreachable scaler for its metric spec first
 //     and never counts a failure, so its Fallback condition stays False (kedacore/keda#8056);
+//   - with the scaler up but its data stale (the exporter stopped), the scaler answers
+//     codes.Unavailable, KEDA's fallback engages (Fallback True, behavior currentReplicas) and
+//     the count holds at the need; it clears when the exporter is back;
 //   - when the backlog ends and the idle timeout passes, the pods the ReplicaSet deletes are
 //     exactly those the scaler marked with the lowest controller.kubernetes.io/pod-deletion-cost,
 //     while the busy executors sit on the newest pods (which a ReplicaSet deletes first by

@@ -43,14 +43,17 @@ type Summary struct {
 	// and includes Spark's schedulerBacklogTimeout (1 s in the example) and the exporter's poll.
 	ActivationSeconds            float64 `json:"activation_seconds"`
 	ActivationFromBacklogSeconds float64 `json:"activation_from_backlog_seconds"`
-	// FallbackHeld: with the scaler stopped, spec.replicas never dropped for longer than the
-	// cooldownPeriod; after the restart scaling went on to the need without a dip.
-	FallbackHeld bool `json:"fallback_held"`
-	// KEDAFallbackCondition is the ScaledObject's Fallback condition at the end of the hold
-	// ("False" on KEDA 2.21 for an unreachable external scaler: kedacore/keda#8056).
-	KEDAFallbackCondition string  `json:"keda_fallback_condition"`
-	FallbackHeldReplicas  int32   `json:"fallback_held_replicas"`
-	FallbackHeldSeconds   float64 `json:"fallback_held_seconds"`
+	// FallbackHeld: nothing shrank in either outage and, after each, scaling went on without a
+	// dip. Outage 1, the scaler stopped for longer than cooldownPeriod: KEDA 2.21 never counts
+	// an unreachable external scaler's failures (kedacore/keda#8056), so its Fallback condition
+	// stays False (KEDAFallbackConditionScalerDown) and it is the HPA, unable to read the
+	// metric, that holds. Outage 2, the scaler up but its data stale (exporter stopped): the
+	// scaler answers codes.Unavailable and KEDA's fallback engages (KEDAFallbackEngaged).
+	FallbackHeld                    bool    `json:"fallback_held"`
+	KEDAFallbackConditionScalerDown string  `json:"keda_fallback_condition_scaler_down"`
+	KEDAFallbackEngaged             bool    `json:"keda_fallback_engaged"`
+	FallbackHeldReplicas            int32   `json:"fallback_held_replicas"`
+	FallbackHeldSeconds             float64 `json:"fallback_held_seconds"`
 	// VictimsMatch: the pods the ReplicaSet deleted when the idle executors timed out are
 	// exactly the pods with the lowest pod-deletion-cost at that moment (and not the busy ones,
 	// which are the newest: a ReplicaSet left to itself deletes the newest first).
@@ -158,8 +161,8 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 	exporterAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	scalerGRPC := "127.0.0.1:" + strconv.Itoa(ports[1])
 	scalerWeb := "127.0.0.1:" + strconv.Itoa(ports[2])
-	s.StartProcess("spark-dra-exporter", sparkdraBin(t, "spark-dra-exporter"), nil,
-		"--web.listen-address="+exporterAddr, "--spark.driver-url="+driverSrv.URL)
+	exporterArgs := []string{"--web.listen-address=" + exporterAddr, "--spark.driver-url=" + driverSrv.URL}
+	exporter := s.StartProcess("spark-dra-exporter", sparkdraBin(t, "spark-dra-exporter"), nil, exporterArgs...)
 	s.WaitUntil("exporter lists the application", 30*time.Second, func() error {
 		text, err := scrape("http://" + exporterAddr + "/metrics")
 		if err != nil {
@@ -173,8 +176,9 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 
 	// The scaler runs as ServiceAccount sparkdra/spark-dra-scaler with the base's RBAC only.
 	scalerKubeconfig := s.ServiceAccountKubeconfig(ctx, "sparkdra", "spark-dra-scaler")
+	// --staleness is shortened from 60 s so that the stale-data outage below is short.
 	scalerArgs := []string{"--grpc.listen-address=" + scalerGRPC, "--web.listen-address=" + scalerWeb,
-		"--exporter.url=http://" + exporterAddr + "/metrics", "--kubeconfig=" + scalerKubeconfig}
+		"--exporter.url=http://" + exporterAddr + "/metrics", "--kubeconfig=" + scalerKubeconfig, "--staleness=10s"}
 	scaler := s.StartProcess("spark-dra-scaler", sparkdraBin(t, "spark-dra-scaler"), nil, scalerArgs...)
 	s.WaitUntil("scaler /metrics", 30*time.Second, func() error {
 		_, err := scrape("http://" + scalerWeb + "/metrics")
@@ -314,7 +318,7 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	sum.KEDAFallbackCondition = s.conditionStatus(ctx, scaledObjectGVR, sparkNS, soName, "Fallback")
+	sum.KEDAFallbackConditionScalerDown = s.conditionStatus(ctx, scaledObjectGVR, sparkNS, soName, "Fallback")
 	sum.FallbackHeldReplicas = held
 	sum.FallbackHeldSeconds = since() - stopAt
 
@@ -325,12 +329,52 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 		return s.podsRunning(ctx, sparkNS, workerLabel, int(sum.NeedReplicas[1]))
 	})
 	phase("second need reached")
-	if m := replicas.MinSince(stopAt); m < held {
-		t.Errorf("spec.replicas dipped to %d after the scaler stopped at %d", m, held)
-	} else {
-		sum.FallbackHeld = true
+	heldThroughOutage := replicas.MinSince(stopAt) >= held
+	if !heldThroughOutage {
+		t.Errorf("spec.replicas dipped to %d after the scaler stopped at %d", replicas.MinSince(stopAt), held)
 	}
 	checkSteps(t, replicas.Timeline(), desired.Timeline(), backlogAt, since())
+
+	// 4b. KEDA's own fallback: the scaler stays up but its data goes stale (the exporter stops),
+	// so it answers codes.Unavailable; KEDA counts the failures, and past failureThreshold serves
+	// the HPA currentReplicas (behavior: currentReplicas). The count must hold at the need.
+	held2 := replicas.Current()
+	phase("exporter stopped (the scaler's data goes stale)")
+	staleAt := since()
+	if err := s.StopProcess(exporter, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitUntil("KEDA Fallback condition True", 90*time.Second, func() error {
+		return s.condition(ctx, scaledObjectGVR, sparkNS, soName, "Fallback")
+	})
+	phase("KEDA fallback active")
+	sum.KEDAFallbackEngaged = true
+	holdUntil = time.Now().Add(8 * time.Second) // four HPA syncs on the fallback metric
+	if err := s.Poll("hold under KEDA's fallback", 20*time.Second, func() error {
+		if m := replicas.MinSince(staleAt); m < held2 {
+			return fmt.Errorf("spec.replicas fell to %d under KEDA's fallback (held %d)", m, held2)
+		}
+		if time.Now().Before(holdUntil) {
+			return errNotYet
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	exporter = s.StartProcess("spark-dra-exporter", sparkdraBin(t, "spark-dra-exporter"), nil, exporterArgs...)
+	phase("exporter restarted")
+	s.WaitUntil("KEDA Fallback condition False", 60*time.Second, func() error {
+		if st := s.conditionStatus(ctx, scaledObjectGVR, sparkNS, soName, "Fallback"); st != "False" {
+			return fmt.Errorf("Fallback %q", st)
+		}
+		return nil
+	})
+	phase("KEDA fallback cleared")
+	if m := replicas.MinSince(staleAt); m < held2 {
+		t.Errorf("spec.replicas dipped to %d during the stale-data outage (held %d)", m, held2)
+	} else if heldThroughOutage {
+		sum.FallbackHeld = true
+	}
 
 	// 5. The backlog ends: only the two newest workers keep running tasks. Once the others have
 	// been idle for executorIdleTimeout (60 s in the example), DRA removes them: the scaler marks
