@@ -298,32 +298,14 @@ func hasHost(rec *externalscaler.DecisionRecord, host string) bool {
 }
 
 // DeletionCosts maps each executor host of a decision, as /decisions shows it, to the pod
-// deletion cost spark-dra-scaler's victim marking gives it on Kubernetes (the constants of
-// package externalscaler): chosen victims lowest, in Spark's order; busy executors and those
-// holding shuffle or cache data highest; other idle ones in between. Several executors on one
-// host take the highest of their costs.
+// deletion cost spark-dra-scaler's victim marking gives it on Kubernetes: it is
+// externalscaler.DeletionCosts itself, so the worker pool removes exactly what the ReplicaSet
+// would (chosen victims lowest, in Spark's order; busy executors and those holding shuffle or
+// cache data highest; other idle ones in between).
 func DeletionCosts(rec *externalscaler.DecisionRecord) map[string]int64 {
-	order := map[string]int{}
-	for i, id := range rec.Remove {
-		order[id] = i
-	}
 	costs := map[string]int64{}
-	for _, x := range rec.Executors {
-		if x.Host == "" {
-			continue
-		}
-		var c int64
-		switch {
-		case x.State == "remove":
-			c = int64(externalscaler.CostRemove) + int64(order[x.ID])
-		case x.State == "busy" || x.State == "shuffle_active" || x.Holds != "none":
-			c = int64(externalscaler.CostKeep)
-		default:
-			c = int64(externalscaler.CostIdle)
-		}
-		if cur, ok := costs[x.Host]; !ok || c > cur {
-			costs[x.Host] = c
-		}
+	for host, c := range externalscaler.DeletionCosts(rec) {
+		costs[host] = int64(c)
 	}
 	return costs
 }
