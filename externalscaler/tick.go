@@ -10,10 +10,12 @@ import (
 )
 
 // Run ticks every Options.Tick (and right after a new ScaledObject is
-// registered) until ctx ends.
+// registered) until ctx ends. Each tick decides as of its scheduled instant
+// on the tick grid (onGrid), not the moment the ticker happened to fire.
 func (s *Server) Run(ctx context.Context) {
 	t := time.NewTicker(s.opts.Tick)
 	defer t.Stop()
+	start := s.opts.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -21,8 +23,23 @@ func (s *Server) Run(ctx context.Context) {
 		case <-t.C:
 		case <-s.wake:
 		}
-		s.Tick(ctx, s.opts.Now())
+		s.Tick(ctx, onGrid(start, s.opts.Now(), s.opts.Tick))
 	}
+}
+
+// onGrid snaps now down to the grid of ticks that started at start. A
+// ticker fires a little after each period, by a varying amount; DRA's add
+// deadlines are set one sustainedSchedulerBacklogTimeout after the tick that
+// added (docs/spark-dra.md §5), and with Spark's default 1 s timeouts and a
+// 1 s tick a deadline would often land a hair after the next firing and
+// slip a whole tick: adds every 2 s instead of every 1 s. On the grid, the
+// deadline and the next tick coincide, as they do at Spark's own 100 ms
+// schedule. now before start, or a non-positive tick, is returned as is.
+func onGrid(start, now time.Time, tick time.Duration) time.Time {
+	if tick <= 0 || now.Before(start) {
+		return now
+	}
+	return start.Add(now.Sub(start).Truncate(tick))
 }
 
 // Tick makes one round of decisions as of now: it forgets ScaledObjects no
