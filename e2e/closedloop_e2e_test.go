@@ -47,6 +47,17 @@ func TestClosedLoopAndShadow(t *testing.T) {
 
 	cl := config(t, ctx, closedloop.ClosedLoop)
 	cl.EventLogDir = filepath.Join(out, "eventlogs")
+	// Every dashboard and alert expression, against this run's live Prometheus before it stops.
+	var queries []queryResult
+	runStart := time.Now()
+	cl.BeforeStop = func(ctx context.Context, promURL string) error {
+		if promURL == "" {
+			return nil
+		}
+		var err error
+		queries, err = evaluateQueries(ctx, promURL, runStart, time.Now())
+		return err
+	}
 	closed, err := closedloop.Run(ctx, cl)
 	writeAnyway(t, out, closed, nil, cl.DRA) // the closed-loop figures survive a failed shadow run
 	if err != nil {
@@ -65,6 +76,16 @@ func TestClosedLoopAndShadow(t *testing.T) {
 		s.FirstAddLatencySeconds, s.RampSteps, s.RampPeakTarget, s.TasksFailed, s.ExecutorsAfterIdle, s.FollowLagSeconds,
 		*s.ShadowAgreement, s.ShadowLagSeconds, *s.ShadowMaxGap, s.ShadowSamples, s.ShadowMaxNeededAgreement)
 
+	t.Run("dashboard and alert expressions return series from the live Prometheus", func(t *testing.T) {
+		if len(queries) == 0 {
+			t.Fatal("no expression was evaluated")
+		}
+		problems, withSeries := queryProblems(queries)
+		for _, p := range problems {
+			t.Error(p)
+		}
+		t.Logf("%d expressions evaluated against the run's Prometheus, %d returned series", len(queries), withSeries)
+	})
 	t.Run("jobs are correct", func(t *testing.T) {
 		for _, res := range []*closedloop.Result{closed, shadow} {
 			checkPageRank(t, res)

@@ -1,6 +1,7 @@
 package closedloop
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -138,6 +139,9 @@ type Config struct {
 	OnTick func(Row)
 	// Logf, if set, receives progress lines.
 	Logf func(format string, args ...any)
+	// BeforeStop, if set, runs after the jobs, while every process of the run is still up,
+	// with the base URL of the run's Prometheus ("" when it has none). Its error fails Run.
+	BeforeStop func(ctx context.Context, prometheusURL string) error
 }
 
 // Validate reports every missing or unusable setting.

@@ -54,6 +54,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	err := r.loop(ctx)
 	r.res.Events = r.job.Events()
+	if err == nil && cfg.BeforeStop != nil {
+		promURL := ""
+		if r.prom != nil {
+			promURL = "http://" + r.prom.Addr
+		}
+		if herr := cfg.BeforeStop(ctx, promURL); herr != nil {
+			err = fmt.Errorf("closedloop: before stop: %w", herr)
+		}
+	}
 	return r.res, err
 }
 
