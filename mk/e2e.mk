@@ -2,6 +2,7 @@
 # (Debian's package), driven by spark-dra-exporter and spark-dra-scaler.
 #
 #   make e2e-deps      installs what the tier needs, once per machine (venv + prometheus)
+#   make e2e-venv35    the PySpark 3.5.x venv (E2E_PYTHON35), for tiers that also run Spark 3.5
 #   make e2e-cluster   the Go tests of the standalone-cluster harness against real Spark
 #   make e2e           the closed loop and the shadow-fidelity run; writes e2e/out/
 #   make demo          the README's main command: PageRank under the closed loop, a line per tick, a chart
@@ -29,14 +30,31 @@ e2e-deps: e2e-venv e2e-prometheus
 e2e-venv: $(E2E_VENV)/.ready
 
 # The venv is created only when missing; the stamp file marks a complete install (a pip run cut
-# short leaves no stamp, so the next run starts over).
+# short leaves no stamp, so the next run starts over). A lock beside the venv makes concurrent
+# makes (two tiers, two checkouts sharing the cache) wait for one install instead of racing it.
 $(E2E_VENV)/.ready:
 	@command -v java >/dev/null || { echo "e2e: java not found (Spark needs a JDK 17+)"; exit 1; }
-	rm -rf "$(E2E_VENV)"
-	python3 -m venv "$(E2E_VENV)"
-	"$(E2E_VENV)/bin/pip" install --quiet --disable-pip-version-check "pyspark==$(PYSPARK_VERSION)"
-	"$(E2E_PYTHON)" -c 'import pyspark; print("e2e: pyspark", pyspark.__version__)'
+	@mkdir -p "$(dir $(E2E_VENV))"
+	@exec 9>"$(E2E_VENV).lock"; flock 9; \
+	if [ -f "$@" ]; then exit 0; fi; \
+	rm -rf "$(E2E_VENV)"; \
+	python3 -m venv "$(E2E_VENV)"; \
+	echo "e2e: installing pyspark==$(PYSPARK_VERSION) into $(E2E_VENV)"; \
+	"$(E2E_VENV)/bin/pip" install --quiet --disable-pip-version-check "pyspark==$(PYSPARK_VERSION)"; \
+	"$(E2E_PYTHON)" -c 'import pyspark; print("e2e: pyspark", pyspark.__version__)'; \
 	touch "$@"
+
+# The Spark 3.5 line, which the large managed offerings (EMR, Dataproc, Databricks LTS) still run:
+# the newest 3.5.x on PyPI. PySpark 3.5 ships on PyPI as an sdist of ~318 MB (jars inside), so the
+# first install takes a few minutes; it is cached beside the 4.x venv and shared by every tier that
+# runs Spark 3.5 (E2E_VENV35 is its path, E2E_PYTHON35 its interpreter). Spark 3.5 runs on JDK 17.
+PYSPARK35_VERSION ?= 3.5.9
+E2E_VENV35        := $(CACHE_DIR)/e2e/venv-pyspark-$(PYSPARK35_VERSION)
+E2E_PYTHON35      := $(E2E_VENV35)/bin/python
+
+.PHONY: e2e-venv35
+e2e-venv35:
+	@$(MAKE) --no-print-directory e2e-venv PYSPARK_VERSION=$(PYSPARK35_VERSION) E2E_VENV="$(E2E_VENV35)"
 
 # Debian's prometheus. CI runs as root on a fresh machine; elsewhere say what is missing.
 e2e-prometheus:
