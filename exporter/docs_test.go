@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,28 +55,61 @@ func descName(d *prometheus.Desc) string {
 }
 
 // docs/metrics.md lists exactly the metrics the collector publishes, with their types, labels
-// and HELP texts.
+// and HELP texts. The whole file must equal what -update writes: only the table is generated,
+// so the prose around it comes through byte for byte and a broken generator cannot hide.
 func TestMetricsDoc(t *testing.T) {
 	doc, err := os.ReadFile(filepath.FromSlash(docsPath))
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, rest, ok1 := bytes.Cut(doc, []byte(tableBegin+"\n"))
-	_, after, ok2 := bytes.Cut(rest, []byte(tableEnd))
-	if !ok1 || !ok2 {
-		t.Fatalf("%s: table markers missing", docsPath)
+	want, err := withTable(doc, docsTable(t))
+	if err != nil {
+		t.Fatalf("%s: %v", docsPath, err)
 	}
-	want := docsTable(t)
 	if *update {
-		out := append(append(append(before, tableBegin+"\n"...), want...), tableEnd...)
-		if err := os.WriteFile(docsPath, append(out, after...), 0o644); err != nil {
+		if err := os.WriteFile(docsPath, want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	got := string(rest[:len(rest)-len(after)-len(tableEnd)])
-	if got != want {
+	if !bytes.Equal(doc, want) {
 		t.Errorf("%s disagrees with the collector; run go test ./exporter -run TestMetricsDoc -update and review:\n%s",
-			docsPath, lineDiff([]byte(got), []byte(want)))
+			docsPath, lineDiff(doc, want))
+	}
+}
+
+// withTable returns doc with the text between the table markers replaced by table. It builds
+// a new slice: appending to a sub-slice of doc would overwrite the text after the table.
+func withTable(doc []byte, table string) ([]byte, error) {
+	before, rest, ok1 := bytes.Cut(doc, []byte(tableBegin+"\n"))
+	_, after, ok2 := bytes.Cut(rest, []byte(tableEnd))
+	if !ok1 || !ok2 {
+		return nil, errors.New("table markers missing")
+	}
+	if bytes.Contains(after, []byte(tableBegin)) || bytes.Contains(after, []byte(tableEnd)) {
+		return nil, errors.New("table markers appear more than once")
+	}
+	out := make([]byte, 0, len(before)+len(tableBegin)+1+len(table)+len(tableEnd)+len(after))
+	out = append(out, before...)
+	out = append(out, tableBegin+"\n"...)
+	out = append(out, table...)
+	out = append(out, tableEnd...)
+	return append(out, after...), nil
+}
+
+// The generator keeps the text before and after the table, however the slices share memory.
+func TestWithTableKeepsProse(t *testing.T) {
+	doc := []byte("head\n" + tableBegin + "\n| old |\n" + tableEnd + "\n\ntail text that must stay.\n")
+	// Give before spare capacity over the table: the bug appended into it.
+	got, err := withTable(doc[:len(doc):len(doc)], "| new row that is longer than the old one |\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "head\n" + tableBegin + "\n| new row that is longer than the old one |\n" + tableEnd + "\n\ntail text that must stay.\n"
+	if string(got) != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if _, err := withTable([]byte("no markers"), ""); err == nil {
+		t.Error("missing markers accepted")
 	}
 }
