@@ -116,10 +116,10 @@ func exporterRow(d *dashboard.DashboardBuilder, b *board, cfg Config) *dashboard
 			"Every driver the exporter polls (driver = URL, namespace/pod, or master/proxy/appId) and whether its latest poll read everything (1) or failed (0). "+
 				"A driver that never answered shows here before it has an application. The alert SparkDriverUnreachable fires for applications whose driver keeps failing.").
 			Span(halfWidth).
-			WithTarget(b.tableTarget(polled, "A", fmt.Sprintf("min by (driver) (spark_scrape_success{%s})", es))).
+			WithTarget(b.tableTarget(polled, "A", fmt.Sprintf("min by (driver) (spark_dra_exporter_scrape_success{%s})", es))).
 			SortBy([]cog.Builder[common.TableSortByFieldState]{common.NewTableSortByFieldStateBuilder().DisplayName("Value")})).
 		WithPanel(timeSeries(errs,
 			"Failed polls per second: timeout, connection (driver gone), not_found (application finished), forbidden/unauthorized (UI ACLs), http_status, decode, too_large, credentials.",
 			"ops").
-			WithTarget(b.target(errs, "A", fmt.Sprintf("sum by (driver, reason) (rate(spark_scrape_errors_total{%s}[$__rate_interval]))", es), "{{driver}} {{reason}}", RequiresSparkdra)))
+			WithTarget(b.target(errs, "A", fmt.Sprintf("sum by (driver, reason) (rate(spark_dra_exporter_scrape_errors_total{%s}[$__rate_interval]))", es), "{{driver}} {{reason}}", RequiresSparkdra)))
 }

@@ -23,7 +23,7 @@ var knownMetrics = map[string]bool{
 	"spark_dra_config_min_executors": true, "spark_dra_config_max_executors": true,
 	"spark_dra_config_enabled": true, "spark_app_info": true,
 	// docs/metrics.md: the exporter's own view of each driver poll.
-	"spark_scrape_success": true, "spark_scrape_errors_total": true,
+	"spark_dra_exporter_scrape_success": true, "spark_dra_exporter_scrape_errors_total": true,
 
 	"spark_dra_scaler_desired_executors": true, "spark_dra_scaler_target_executors": true,
 	"spark_dra_scaler_max_needed_executors": true, "spark_dra_scaler_live_executors": true,

@@ -96,11 +96,11 @@ func TestBadDriver(t *testing.T) {
 # HELP spark_up ` + mUp.help + `
 # TYPE spark_up gauge
 spark_up{app_id="app-20261121120000-0001",app_name="etl-1"} 0
-# HELP spark_scrape_errors_total ` + mScrapeErrors.help + `
-# TYPE spark_scrape_errors_total counter
-spark_scrape_errors_total{driver="` + d.target.Key + `",reason="` + string(tc.reason) + `"} 1
+# HELP spark_dra_exporter_scrape_errors_total ` + mScrapeErrors.help + `
+# TYPE spark_dra_exporter_scrape_errors_total counter
+spark_dra_exporter_scrape_errors_total{driver="` + d.target.Key + `",reason="` + string(tc.reason) + `"} 1
 `
-			if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spark_up", "spark_scrape_errors_total"); err != nil {
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "spark_up", "spark_dra_exporter_scrape_errors_total"); err != nil {
 				t.Error(err)
 			}
 			if n, err := testutil.GatherAndCount(reg, "spark_dra_pending_tasks", "spark_executor_info"); err != nil || n != 0 {

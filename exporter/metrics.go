@@ -110,14 +110,14 @@ var (
 		"Per executor with no running task: shuffle output written by its tasks since it registered (totalShuffleWrite); never decreases, even after the shuffle is cleaned.",
 		prometheus.CounterValue, scopeExecutor, nil}
 
-	mScrapeSuccess = metricDef{"spark_scrape_success", "1 if the latest poll of this driver succeeded, else 0; also for drivers whose application is not known yet.",
+	mScrapeSuccess = metricDef{"spark_dra_exporter_scrape_success", "1 if the latest poll of this driver succeeded, else 0; also for drivers whose application is not known yet.",
 		prometheus.GaugeValue, scopeDriver, nil}
-	mScrapeDuration = metricDef{"spark_scrape_duration_seconds", "How long the latest poll of this driver took (all its REST requests).",
+	mScrapeDuration = metricDef{"spark_dra_exporter_scrape_duration_seconds", "How long the latest poll of this driver took (all its REST requests).",
 		prometheus.GaugeValue, scopeDriver, nil}
-	mScrapeErrors = metricDef{"spark_scrape_errors_total",
+	mScrapeErrors = metricDef{"spark_dra_exporter_scrape_errors_total",
 		"Failed polls of this driver by reason: timeout, connection, not_found, forbidden, unauthorized, http_status, decode, too_large, credentials.",
 		prometheus.CounterValue, scopeDriver, []string{"reason"}}
-	mTargets = metricDef{"spark_exporter_targets", "Drivers being polled, by discovery source (static, kubernetes, standalone).",
+	mTargets = metricDef{"spark_dra_exporter_targets", "Drivers being polled, by discovery source (static, kubernetes, standalone).",
 		prometheus.GaugeValue, scopeExporter, []string{"source"}}
 )
 

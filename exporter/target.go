@@ -4,7 +4,7 @@ import (
 	"net/url"
 )
 
-// Discovery sources, the `source` label of spark_exporter_targets.
+// Discovery sources, the `source` label of spark_dra_exporter_targets.
 const (
 	SourceStatic     = "static"
 	SourceKubernetes = "kubernetes"

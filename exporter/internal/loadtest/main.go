@@ -179,7 +179,7 @@ func upDrivers(url string) (int, error) {
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if l := sc.Text(); strings.HasPrefix(l, "spark_scrape_success{") && strings.HasSuffix(l, " 1") {
+		if l := sc.Text(); strings.HasPrefix(l, "spark_dra_exporter_scrape_success{") && strings.HasSuffix(l, " 1") {
 			up++
 		}
 	}
