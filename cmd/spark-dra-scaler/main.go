@@ -79,14 +79,14 @@ func (o *options) validate() error {
 			errs = append(errs, fmt.Errorf("%s %q: want an absolute http:// or https:// URL", flag, u))
 		}
 	}
-	for flag, d := range map[string]time.Duration{"--tick": o.Tick, "--staleness": o.Staleness,
-		"--forget-after": o.ForgetAfter, "--prometheus.timeout": o.PrometheusTO} {
+	for flag, d := range map[string]time.Duration{"--scaler.tick": o.Tick, "--scaler.staleness": o.Staleness,
+		"--scaler.forget-after": o.ForgetAfter, "--prometheus.timeout": o.PrometheusTO} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s (%v) must be > 0", flag, d))
 		}
 	}
 	if o.Staleness > 0 && o.Tick > 0 && o.Staleness < o.Tick {
-		errs = append(errs, fmt.Errorf("--staleness (%v) must be at least --tick (%v)", o.Staleness, o.Tick))
+		errs = append(errs, fmt.Errorf("--scaler.staleness (%v) must be at least --scaler.tick (%v)", o.Staleness, o.Tick))
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		errs = append(errs, errors.New("--grpc.tls-cert-file and --grpc.tls-key-file go together"))
@@ -98,42 +98,8 @@ func (o *options) validate() error {
 }
 
 func run(args []string) int {
-	app := kingpin.New("spark-dra-scaler",
-		"KEDA external scaler (gRPC) that runs Spark's dynamic resource allocation per ScaledObject on the gauges "+
-			"spark-dra-exporter publishes, read from Prometheus (--prometheus.url) or straight from the exporter "+
-			"(--exporter.url), and answers the executor count DRA would choose (metric spark-dra-executors). "+
-			"HTTP: /decisions (JSON), /metrics, /healthz, /readyz. See docs/scaler.md.")
 	var o options
-	app.Flag("grpc.listen-address", "Address of the KEDA external scaler gRPC service (and gRPC health).").
-		Default(":9090").StringVar(&o.GRPCListen)
-	app.Flag("grpc.tls-cert-file", "Server certificate (PEM) for the gRPC port; empty means plaintext. "+
-		"KEDA verifies it with the caCert of a TriggerAuthentication. Re-read on every handshake.").StringVar(&o.TLSCertFile)
-	app.Flag("grpc.tls-key-file", "Private key (PEM) of --grpc.tls-cert-file.").StringVar(&o.TLSKeyFile)
-	app.Flag("grpc.tls-client-ca-file", "CA (PEM) of client certificates: when set, KEDA must present one "+
-		"(TriggerAuthentication tlsClientCert/tlsClientKey).").StringVar(&o.TLSClientCAFile)
-	app.Flag("web.listen-address", "Address of the HTTP side: /decisions, /metrics, /healthz, /readyz. Repeatable.").
-		Default(":8080").StringsVar(&o.WebListen)
-	app.Flag("web.config.file", "exporter-toolkit web configuration file (TLS, basic auth) for the HTTP side: "+
-		"https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md").StringVar(&o.WebConfigFile)
-	app.Flag("prometheus.url", "Prometheus HTTP API (Prometheus, Thanos, Mimir) to read the exporter's gauges from; "+
-		"ScaledObjects may override it with the prometheusAddress trigger key. Two instant queries per tick per address.").
-		StringVar(&o.PrometheusURL)
-	app.Flag("prometheus.timeout", "Deadline of one Prometheus query.").Default("10s").DurationVar(&o.PrometheusTO)
-	app.Flag("prometheus.http-config-file", "Prometheus HTTP client configuration (YAML, as in Prometheus' "+
-		"http_config: basic_auth, authorization, oauth2, tls_config, proxy_url, http_headers such as "+
-		"X-Scope-OrgID for Mimir) used for --prometheus.url and every prometheusAddress.").StringVar(&o.PrometheusCfg)
-	app.Flag("exporter.url", "spark-dra-exporter /metrics URL, read directly when no Prometheus is used "+
-		"(the embedded default, e.g. http://localhost:9141/metrics).").StringVar(&o.ExporterURL)
-	app.Flag("tick", "Period of the decision loop: every ScaledObject's engine steps once per tick.").
-		Default("1s").DurationVar(&o.Tick)
-	app.Flag("staleness", "Oldest observation a decision may use; older data answers codes.Unavailable.").
-		Default("60s").DurationVar(&o.Staleness)
-	app.Flag("forget-after", "Forget a ScaledObject no RPC asked about for this long.").Default("10m").DurationVar(&o.ForgetAfter)
-	app.Flag("kubeconfig", "kubeconfig for victim marking; empty means the in-cluster configuration.").StringVar(&o.KubeConfig)
-	app.Flag("victims.mark", "Set controller.kubernetes.io/pod-deletion-cost on the target's pods before the desired "+
-		"count drops (needs RBAC: get scaledobjects.keda.sh and <target>/scale, list and patch pods). Off by itself, "+
-		"with a warning, when no Kubernetes configuration is found; --no-victims.mark switches it off.").
-		Default("true").BoolVar(&o.MarkVictims)
+	app := newApp(&o)
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)
 	app.Version(version.Print("spark-dra-scaler"))
@@ -154,6 +120,47 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// newApp declares the flags, grouped by what they configure (grpc., web., prometheus.,
+// exporter., scaler., kubernetes., victims.), the way spark-dra-exporter groups its own.
+func newApp(o *options) *kingpin.Application {
+	app := kingpin.New("spark-dra-scaler",
+		"KEDA external scaler (gRPC) that runs Spark's dynamic resource allocation per ScaledObject on the gauges "+
+			"spark-dra-exporter publishes, read from Prometheus (--prometheus.url) or straight from the exporter "+
+			"(--exporter.url), and answers the executor count DRA would choose (metric spark-dra-executors). "+
+			"HTTP: /decisions (JSON), /metrics, /healthz, /readyz. See docs/scaler.md.")
+	app.Flag("grpc.listen-address", "Address of the KEDA external scaler gRPC service (and gRPC health).").
+		Default(":9090").StringVar(&o.GRPCListen)
+	app.Flag("grpc.tls-cert-file", "Server certificate (PEM) for the gRPC port; empty means plaintext. "+
+		"KEDA verifies it with the caCert of a TriggerAuthentication. Re-read on every handshake.").StringVar(&o.TLSCertFile)
+	app.Flag("grpc.tls-key-file", "Private key (PEM) of --grpc.tls-cert-file.").StringVar(&o.TLSKeyFile)
+	app.Flag("grpc.tls-client-ca-file", "CA (PEM) of client certificates: when set, KEDA must present one "+
+		"(TriggerAuthentication tlsClientCert/tlsClientKey).").StringVar(&o.TLSClientCAFile)
+	app.Flag("web.listen-address", "Address of the HTTP side: /decisions, /metrics, /healthz, /readyz. Repeatable.").
+		Default(":8080").StringsVar(&o.WebListen)
+	app.Flag("web.config.file", "exporter-toolkit web configuration file (TLS, basic auth) for the HTTP side: "+
+		"https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md").StringVar(&o.WebConfigFile)
+	app.Flag("prometheus.url", "Prometheus HTTP API (Prometheus, Thanos, Mimir) to read the exporter's gauges from; "+
+		"ScaledObjects may override it with the prometheusAddress trigger key. Two instant queries per tick per address.").
+		StringVar(&o.PrometheusURL)
+	app.Flag("prometheus.timeout", "Deadline of one Prometheus query.").Default("10s").DurationVar(&o.PrometheusTO)
+	app.Flag("prometheus.http-config-file", "Prometheus HTTP client configuration (YAML, as in Prometheus' "+
+		"http_config: basic_auth, authorization, oauth2, tls_config, proxy_url, http_headers such as "+
+		"X-Scope-OrgID for Mimir) used for --prometheus.url and every prometheusAddress.").StringVar(&o.PrometheusCfg)
+	app.Flag("exporter.url", "spark-dra-exporter /metrics URL, read directly when no Prometheus is used "+
+		"(the embedded default, e.g. http://localhost:9141/metrics).").StringVar(&o.ExporterURL)
+	app.Flag("scaler.tick", "Period of the decision loop: every ScaledObject's engine steps once per tick.").
+		Default("1s").DurationVar(&o.Tick)
+	app.Flag("scaler.staleness", "Oldest observation a decision may use; older data answers codes.Unavailable.").
+		Default("60s").DurationVar(&o.Staleness)
+	app.Flag("scaler.forget-after", "Forget a ScaledObject no RPC asked about for this long.").Default("10m").DurationVar(&o.ForgetAfter)
+	app.Flag("kubernetes.kubeconfig", "kubeconfig for victim marking; empty means the in-cluster configuration.").StringVar(&o.KubeConfig)
+	app.Flag("victims.mark", "Set controller.kubernetes.io/pod-deletion-cost on the target's pods before the desired "+
+		"count drops (needs RBAC: get scaledobjects.keda.sh and <target>/scale, list and patch pods). Off by itself, "+
+		"with a warning, when no Kubernetes configuration is found; --no-victims.mark switches it off.").
+		Default("true").BoolVar(&o.MarkVictims)
+	return app
 }
 
 // boolFlagValues rewrites --flag=true and --flag=false of boolean flags to

@@ -34,8 +34,8 @@ func TestValidate(t *testing.T) {
 		"defaults":         {func(*options) {}, nil},
 		"two sources":      {func(o *options) { o.PrometheusURL, o.ExporterURL = "http://p:9090", "http://e:9141/metrics" }, []string{"exclude each other"}},
 		"relative url":     {func(o *options) { o.PrometheusURL = "prometheus:9090" }, []string{`--prometheus.url "prometheus:9090"`}},
-		"zero tick":        {func(o *options) { o.Tick = 0 }, []string{"--tick (0s) must be > 0"}},
-		"staleness < tick": {func(o *options) { o.Staleness = 500 * time.Millisecond }, []string{"--staleness (500ms) must be at least --tick (1s)"}},
+		"zero tick":        {func(o *options) { o.Tick = 0 }, []string{"--scaler.tick (0s) must be > 0"}},
+		"staleness < tick": {func(o *options) { o.Staleness = 500 * time.Millisecond }, []string{"--scaler.staleness (500ms) must be at least --scaler.tick (1s)"}},
 		"every problem": {func(o *options) {
 			o.GRPCListen, o.TLSKeyFile, o.TLSClientCAFile = "", "k.pem", "ca.pem"
 		}, []string{"--grpc.listen-address is required", "go together", "--grpc.tls-client-ca-file needs"}},
@@ -124,12 +124,12 @@ func TestBoolFlagValues(t *testing.T) {
 	// The manifests write --victims.mark=true; kingpin wants --victims.mark.
 	for _, c := range []struct{ in, want string }{
 		{"--victims.mark=true", "--victims.mark"}, {"--victims.mark=false", "--no-victims.mark"},
-		{"--tick=2s", "--tick=2s"}, {"--victims.mark", "--victims.mark"},
+		{"--scaler.tick=2s", "--scaler.tick=2s"}, {"--victims.mark", "--victims.mark"},
 	} {
 		var o options
 		app := kingpin.New("x", "")
 		app.Flag("victims.mark", "").BoolVar(&o.MarkVictims)
-		app.Flag("tick", "").DurationVar(&o.Tick)
+		app.Flag("scaler.tick", "").DurationVar(&o.Tick)
 		if got := boolFlagValues(app, []string{c.in})[0]; got != c.want {
 			t.Errorf("%s → %s, want %s", c.in, got, c.want)
 		}
@@ -170,5 +170,28 @@ func TestPrometheusHTTPConfig(t *testing.T) {
 	}
 	if _, err := prometheusTransport(filepath.Join(t.TempDir(), "missing.yml"), time.Second); err == nil {
 		t.Error("a missing file: want an error")
+	}
+}
+
+// The flags carry their group, like the exporter's: the old ungrouped names are refused.
+func TestFlagNames(t *testing.T) {
+	var o options
+	app := newApp(&o)
+	if _, err := app.Parse([]string{"--scaler.tick=2s", "--scaler.staleness=30s", "--scaler.forget-after=5m",
+		"--kubernetes.kubeconfig=/k"}); err != nil {
+		t.Fatal(err)
+	}
+	if o.Tick != 2*time.Second || o.Staleness != 30*time.Second || o.ForgetAfter != 5*time.Minute || o.KubeConfig != "/k" {
+		t.Errorf("flags not applied: %+v", o)
+	}
+	for _, old := range []string{"--tick=2s", "--staleness=30s", "--forget-after=5m", "--kubeconfig=/k"} {
+		if _, err := newApp(&options{}).Parse([]string{old}); err == nil {
+			t.Errorf("%s accepted", old)
+		}
+	}
+	for _, f := range app.Model().Flags {
+		if !f.Hidden && f.Name != "help" && !strings.Contains(f.Name, ".") {
+			t.Errorf("flag --%s has no group", f.Name)
+		}
 	}
 }

@@ -126,7 +126,7 @@ type Config struct {
 	DRA   DRA
 	// Tick is how often the harness steps KEDA/HPA and samples everything (default 500ms).
 	Tick time.Duration
-	// ScalerTick is spark-dra-scaler's --tick (default 250ms). Spark's own allocation manager
+	// ScalerTick is spark-dra-scaler's --scaler.tick (default 250ms). Spark's own allocation manager
 	// ticks every 100 ms; with a 1 s tick and a 1 s sustainedSchedulerBacklogTimeout the add
 	// time falls just after a tick half the time and adds land every 2 s instead of every 1 s.
 	ScalerTick time.Duration

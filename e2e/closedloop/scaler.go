@@ -23,7 +23,7 @@ func startScaler(ctx context.Context, bin, dir, webAddr string, prom *service, e
 		return nil, err
 	}
 	args := []string{"--grpc.listen-address=" + grpcAddr, "--web.listen-address=" + webAddr,
-		"--tick=" + tick.String(), "--no-victims.mark", "--log.level=warn"}
+		"--scaler.tick=" + tick.String(), "--no-victims.mark", "--log.level=warn"}
 	source := exporterMetrics
 	if prom != nil {
 		source = "http://" + prom.Addr

@@ -176,9 +176,9 @@ func TestKEDAScalesSparkWorkers(t *testing.T) {
 
 	// The scaler runs as ServiceAccount sparkdra/spark-dra-scaler with the base's RBAC only.
 	scalerKubeconfig := s.ServiceAccountKubeconfig(ctx, "sparkdra", "spark-dra-scaler")
-	// --staleness is shortened from 60 s so that the stale-data outage below is short.
+	// --scaler.staleness is shortened from 60 s so that the stale-data outage below is short.
 	scalerArgs := []string{"--grpc.listen-address=" + scalerGRPC, "--web.listen-address=" + scalerWeb,
-		"--exporter.url=http://" + exporterAddr + "/metrics", "--kubeconfig=" + scalerKubeconfig, "--staleness=10s"}
+		"--exporter.url=http://" + exporterAddr + "/metrics", "--kubernetes.kubeconfig=" + scalerKubeconfig, "--scaler.staleness=10s"}
 	scaler := s.StartProcess("spark-dra-scaler", sparkdraBin(t, "spark-dra-scaler"), nil, scalerArgs...)
 	s.WaitUntil("scaler /metrics", 30*time.Second, func() error {
 		_, err := scrape("http://" + scalerWeb + "/metrics")
