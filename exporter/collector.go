@@ -22,6 +22,9 @@ type CollectorOptions struct {
 	// PerExecutor publishes the spark_executor_* series. Turn it off for very large clusters;
 	// the per-application series (spark_dra_executors by state) stay.
 	PerExecutor bool
+	// PollInterval is published as spark_dra_exporter_poll_interval_seconds when > 0, so that an
+	// alert can compare each driver's poll duration with it.
+	PollInterval time.Duration
 }
 
 // Collector is a prometheus.Collector publishing the latest snapshots of a Store as const
@@ -136,6 +139,9 @@ func (c *Collector) walkExporter(snaps []*TargetSnapshot, sink func(d metricDef,
 	}
 	for _, src := range []string{SourceStatic, SourceKubernetes, SourceStandalone} {
 		e.emit(mTargets, float64(sources[src]), nil, src)
+	}
+	if c.opts.PollInterval > 0 {
+		e.emit(mPollInterval, c.opts.PollInterval.Seconds(), nil)
 	}
 }
 

@@ -27,7 +27,11 @@ func docsTable(t *testing.T) string {
 	var b strings.Builder
 	b.WriteString("| metric | type | labels | meaning |\n|---|---|---|---|\n")
 	for _, m := range c.Metrics() {
-		b.WriteString("| `" + m.Name + "` | " + m.Type + " | `" + strings.Join(m.Labels, "`, `") + "` | " +
+		labels := "none"
+		if len(m.Labels) > 0 {
+			labels = "`" + strings.Join(m.Labels, "`, `") + "`"
+		}
+		b.WriteString("| `" + m.Name + "` | " + m.Type + " | " + labels + " | " +
 			strings.ReplaceAll(m.Help, "|", `\|`) + " |\n")
 	}
 	// Every descriptor the collector sends must be in the table.

@@ -119,6 +119,9 @@ var (
 		prometheus.CounterValue, scopeDriver, []string{"reason"}}
 	mTargets = metricDef{"spark_dra_exporter_targets", "Drivers being polled, by discovery source (static, kubernetes, standalone).",
 		prometheus.GaugeValue, scopeExporter, []string{"source"}}
+	mPollInterval = metricDef{"spark_dra_exporter_poll_interval_seconds",
+		"The time between the starts of two polls of one driver (--spark.poll-interval); a driver whose poll takes longer is polled less often.",
+		prometheus.GaugeValue, scopeExporter, nil}
 )
 
 var appMetrics = []metricDef{mUp, mAppInfo, mPending, mRunning, mBacklog, mStages, mTPE, mMaxNeeded, mExecutors,
@@ -127,4 +130,4 @@ var appMetrics = []metricDef{mUp, mAppInfo, mPending, mRunning, mBacklog, mStage
 var executorMetrics = []metricDef{mExecInfo, mExecRunning, mExecIdle, mExecShuffleActive, mExecRDDBlocks,
 	mExecMemory, mExecDisk, mExecShuffleWrite}
 
-var selfMetrics = []metricDef{mScrapeSuccess, mScrapeDuration, mScrapeErrors, mTargets}
+var selfMetrics = []metricDef{mScrapeSuccess, mScrapeDuration, mScrapeErrors, mTargets, mPollInterval}

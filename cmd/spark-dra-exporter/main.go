@@ -113,7 +113,7 @@ func serve(ctx context.Context, o exporter.Options, logger *slog.Logger) error {
 		versioncollector.NewCollector("spark_dra_exporter"))
 	store := exporter.NewStore()
 	collector, err := exporter.NewCollector(prometheus.NewRegistry(), store, exporter.CollectorOptions{
-		KubernetesLabels: o.Kubernetes, PerExecutor: o.PerExecutorMetrics})
+		KubernetesLabels: o.Kubernetes, PerExecutor: o.PerExecutorMetrics, PollInterval: o.PollInterval})
 	if err != nil {
 		return err
 	}
