@@ -52,6 +52,30 @@ type Config struct {
 	StaleThreshold model.Duration `json:"staleThreshold"`
 	// StaleFor is that alert's `for:`.
 	StaleFor model.Duration `json:"staleFor"`
+
+	// ExporterJob is the Prometheus job label of spark-dra-exporter's targets (the Service's
+	// name under a ServiceMonitor); alert SparkDRAExporterDown reads up{job=ExporterJob}.
+	ExporterJob string `json:"exporterJob"`
+	// ScalerJob is the job label of spark-dra-scaler's targets (alert SparkDRAScalerDown).
+	ScalerJob string `json:"scalerJob"`
+	// ExporterDownFor is how long the exporter may be down or absent (alert SparkDRAExporterDown).
+	ExporterDownFor model.Duration `json:"exporterDownFor"`
+	// ScalerDownFor is how long the scaler may be down or absent (alert SparkDRAScalerDown).
+	ScalerDownFor model.Duration `json:"scalerDownFor"`
+	// PollErrorRatio: the share of an exporter's drivers whose latest poll failed, in (0, 1],
+	// from which alert SparkDRAExporterPollErrors fires.
+	PollErrorRatio float64 `json:"pollErrorRatio"`
+	// PollErrorsFor is that alert's `for:`.
+	PollErrorsFor model.Duration `json:"pollErrorsFor"`
+	// PollOverrunFor is how long drivers' polls may take longer than the poll interval
+	// (alert SparkDRAExporterPollOverrun).
+	PollOverrunFor model.Duration `json:"pollOverrunFor"`
+	// HPAMaxedFor is how long the HPA of a sparkdra ScaledObject may run at its maxReplicaCount
+	// while the scaler asks for at least as many (alert SparkDRAHPAMaxedOut).
+	HPAMaxedFor model.Duration `json:"hpaMaxedFor"`
+	// PodStartupAllowance is how long an executor or worker pod of a sparkdra ScaledObject may
+	// stay Pending (image pull, scheduling, node scale-up) before alert SparkDRAPodsPending.
+	PodStartupAllowance model.Duration `json:"podStartupAllowance"`
 }
 
 // DefaultConfig returns the configuration the committed dashboards and rules are generated from.
@@ -69,6 +93,15 @@ func DefaultConfig() Config {
 		DriverDownFor:        model.Duration(5 * time.Minute),
 		StaleThreshold:       model.Duration(time.Minute),
 		StaleFor:             model.Duration(2 * time.Minute),
+		ExporterJob:          "spark-dra-exporter",
+		ScalerJob:            "spark-dra-scaler",
+		ExporterDownFor:      model.Duration(5 * time.Minute),
+		ScalerDownFor:        model.Duration(5 * time.Minute),
+		PollErrorRatio:       0.5,
+		PollErrorsFor:        model.Duration(10 * time.Minute),
+		PollOverrunFor:       model.Duration(10 * time.Minute),
+		HPAMaxedFor:          model.Duration(15 * time.Minute),
+		PodStartupAllowance:  model.Duration(5 * time.Minute),
 	}
 }
 
@@ -111,11 +144,20 @@ func (c Config) Validate() error {
 		{"shuffleIdleFor", c.ShuffleIdleFor}, {"cacheIdleFor", c.CacheIdleFor},
 		{"backlogFor", c.BacklogFor}, {"belowTargetFor", c.BelowTargetFor},
 		{"driverDownFor", c.DriverDownFor}, {"staleFor", c.StaleFor},
+		{"exporterDownFor", c.ExporterDownFor}, {"scalerDownFor", c.ScalerDownFor},
+		{"pollErrorsFor", c.PollErrorsFor}, {"pollOverrunFor", c.PollOverrunFor},
+		{"hpaMaxedFor", c.HPAMaxedFor}, {"podStartupAllowance", c.PodStartupAllowance},
 	}
 	for _, p := range nonNegative {
 		if p.d < 0 {
 			errs = append(errs, fmt.Errorf("%s must be >= 0, got %s", p.name, p.d))
 		}
+	}
+	if c.PollErrorRatio <= 0 || c.PollErrorRatio > 1 {
+		errs = append(errs, fmt.Errorf("pollErrorRatio must be in (0, 1], got %g", c.PollErrorRatio))
+	}
+	if c.ExporterJob == "" || c.ScalerJob == "" {
+		errs = append(errs, errors.New("exporterJob and scalerJob must not be empty"))
 	}
 	if c.RunbookBaseURL == "" {
 		errs = append(errs, errors.New("runbookBaseURL must not be empty"))

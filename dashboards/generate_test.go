@@ -72,8 +72,8 @@ func TestEveryAlertHasARunbookSection(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	rules := Rules(cfg).Groups[0].Rules
-	if len(rules) != 6 {
-		t.Errorf("%d alerts, want 6", len(rules))
+	if len(rules) != 12 {
+		t.Errorf("%d alerts, want 12", len(rules))
 	}
 	for _, r := range rules {
 		for _, key := range []string{"summary", "description", "runbook_url"} {
@@ -81,9 +81,9 @@ func TestEveryAlertHasARunbookSection(t *testing.T) {
 				t.Errorf("%s has no %s", r.Alert, key)
 			}
 		}
-		if !strings.Contains(r.Annotations["description"], "{{ $labels.app_name }}") &&
-			!strings.Contains(r.Annotations["description"], "{{ $labels.scaledobject }}") {
-			t.Errorf("%s: description names neither the application nor the ScaledObject", r.Alert)
+		if desc := r.Annotations["description"]; !strings.Contains(desc, "{{ $labels.app_name }}") &&
+			!strings.Contains(desc, "{{ $labels.scaledobject }}") && !strings.Contains(desc, "$labels.instance") {
+			t.Errorf("%s: description names neither the application, the ScaledObject nor the target", r.Alert)
 		}
 		if want := cfg.RunbookBaseURL + "#" + strings.ToLower(r.Alert); r.Annotations["runbook_url"] != want {
 			t.Errorf("%s: runbook_url = %s, want %s", r.Alert, r.Annotations["runbook_url"], want)

@@ -109,7 +109,8 @@ func idleRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) *d
 // exporterRow shows which drivers the exporter can read. A driver that never answered has no
 // application labels yet (docs/metrics.md): only its target key, driver, names it.
 func exporterRow(d *dashboard.DashboardBuilder, b *board, cfg Config) *dashboard.DashboardBuilder {
-	const polled, errs = "Drivers polled", "Driver poll errors by reason"
+	const polled, errs, failing, duration = "Drivers polled", "Driver poll errors by reason",
+		"Drivers whose latest poll failed", "Poll duration vs poll interval"
 	es := cfg.ExporterSelector
 	return d.WithRow(dashboard.NewRowBuilder("Exporter")).
 		WithPanel(tablePanel(polled,
@@ -121,5 +122,21 @@ func exporterRow(d *dashboard.DashboardBuilder, b *board, cfg Config) *dashboard
 		WithPanel(timeSeries(errs,
 			"Failed polls per second: timeout, connection (driver gone), not_found (application finished), forbidden/unauthorized (UI ACLs), http_status, decode, too_large, credentials.",
 			"ops").
-			WithTarget(b.target(errs, "A", fmt.Sprintf("sum by (driver, reason) (rate(spark_dra_exporter_scrape_errors_total{%s}[$__rate_interval]))", es), "{{driver}} {{reason}}", RequiresSparkdra)))
+			WithTarget(b.target(errs, "A", fmt.Sprintf("sum by (driver, reason) (rate(spark_dra_exporter_scrape_errors_total{%s}[$__rate_interval]))", es), "{{driver}} {{reason}}", RequiresSparkdra))).
+		WithPanel(timeSeries(failing,
+			fmt.Sprintf("Share of the drivers each exporter polls whose latest poll failed. At %g or more for %s SparkDRAExporterPollErrors fires: "+
+				"a problem of the exporter (network policy, credentials, RBAC) rather than of one application.", cfg.PollErrorRatio, cfg.PollErrorsFor),
+			"percentunit").
+			Max(1).
+			WithTarget(b.target(failing, "A", fmt.Sprintf("1 - avg by (job, instance) (spark_dra_exporter_scrape_success{%s})", es), "{{instance}}", RequiresSparkdra)).
+			Thresholds(dashboard.NewThresholdsConfigBuilder().
+				Mode(dashboard.ThresholdsModeAbsolute).
+				Steps([]dashboard.Threshold{{Color: "green"}, {Value: ptr(cfg.PollErrorRatio), Color: "red"}})).
+			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeLine))).
+		WithPanel(timeSeries(duration,
+			fmt.Sprintf("How long the latest poll of each driver took (all its REST requests), against --spark.poll-interval. "+
+				"A driver whose poll takes longer is polled less often than configured; for %s SparkDRAExporterPollOverrun fires.", cfg.PollOverrunFor),
+			"s").
+			WithTarget(b.target(duration, "A", fmt.Sprintf("max by (driver) (spark_dra_exporter_scrape_duration_seconds{%s})", es), "{{driver}}", RequiresSparkdra)).
+			WithTarget(b.target(duration, "B", fmt.Sprintf("max(spark_dra_exporter_poll_interval_seconds{%s})", es), "poll interval", RequiresSparkdra)))
 }

@@ -23,7 +23,8 @@ var knownMetrics = map[string]bool{
 	"spark_dra_config_min_executors": true, "spark_dra_config_max_executors": true,
 	"spark_dra_config_enabled": true, "spark_app_info": true,
 	// docs/metrics.md: the exporter's own view of each driver poll.
-	"spark_dra_exporter_scrape_success": true, "spark_dra_exporter_scrape_errors_total": true,
+	"spark_dra_exporter_scrape_success": true, "spark_dra_exporter_scrape_errors_total": true, "spark_dra_exporter_scrape_duration_seconds": true,
+	"spark_dra_exporter_poll_interval_seconds": true,
 
 	"spark_dra_scaler_desired_executors": true, "spark_dra_scaler_target_executors": true,
 	"spark_dra_scaler_max_needed_executors": true, "spark_dra_scaler_live_executors": true,
@@ -32,7 +33,12 @@ var knownMetrics = map[string]bool{
 	"spark_dra_scaler_errors_total": true, "spark_dra_scaler_prometheus_query_duration_seconds_bucket": true,
 	"spark_dra_scaler_scaledobjects": true,
 
-	"kube_horizontalpodautoscaler_status_current_replicas": true,
+	"kube_horizontalpodautoscaler_status_current_replicas": true, "kube_horizontalpodautoscaler_spec_max_replicas": true,
+	"kube_horizontalpodautoscaler_info": true, "kube_pod_status_phase": true, "kube_pod_owner": true,
+	"kube_replicaset_owner": true,
+
+	// Prometheus' own series for every target.
+	"up": true,
 }
 
 // TestEveryQueryParses runs each dashboard and rule expression through Prometheus' own PromQL

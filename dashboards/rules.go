@@ -61,7 +61,77 @@ func Rules(cfg Config) monitoringv1.PrometheusRuleSpec {
 			fmt.Sprintf(`spark-dra-scaler has no fresh observation for %s (older than %s, or refused as stale): KEDA's fallback holds the current size and the Spark applications it serves do not scale.`,
 				soDescription, cfg.StaleThreshold)),
 	}
+	rules = append(rules, healthRules(cfg)...)
 	return monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{{Name: RuleGroupName, Rules: rules}}}
+}
+
+// downExpr is true per target of job that is down, and once, without labels beyond job, when
+// Prometheus scrapes no target of job at all.
+func downExpr(job string) string {
+	up := fmt.Sprintf(`up{job=%q}`, job)
+	return fmt.Sprintf(`(%s == 0) or absent(%s)`, up, up)
+}
+
+// healthRules are the alerts on sparkdra's own health and on what keeps executors from
+// following the scaler: exporter and scaler down, polls failing or overrunning across the
+// fleet, the HPA at its maximum, executor or worker pods stuck Pending.
+func healthRules(cfg Config) []monitoringv1.Rule {
+	es, ss := cfg.ExporterSelector, cfg.ScalerSelector
+	return []monitoringv1.Rule{
+		alert(cfg, "SparkDRAExporterDown", "critical", cfg.ExporterDownFor, downExpr(cfg.ExporterJob),
+			"spark-dra-exporter is down or not scraped.",
+			fmt.Sprintf(`Prometheus has not scraped spark-dra-exporter (job %s{{ with $labels.instance }}, target {{ . }}{{ end }}) for %s: no Spark application's backlog or executors are known, the dashboards go blank and every scaler reading them holds its ScaledObjects' size.`,
+				cfg.ExporterJob, cfg.ExporterDownFor)),
+		alert(cfg, "SparkDRAScalerDown", "critical", cfg.ScalerDownFor, downExpr(cfg.ScalerJob),
+			"spark-dra-scaler is down or not scraped.",
+			fmt.Sprintf(`Prometheus has not scraped spark-dra-scaler (job %s{{ with $labels.instance }}, target {{ . }}{{ end }}) for %s. If the scaler itself is down, KEDA cannot reach the external-push trigger of any sparkdra ScaledObject: its fallback holds their size and no Spark application scales.`,
+				cfg.ScalerJob, cfg.ScalerDownFor)),
+		alert(cfg, "SparkDRAExporterPollErrors", "warning", cfg.PollErrorsFor,
+			fmt.Sprintf(`count without (driver) (spark_dra_exporter_scrape_success{%[1]s} == 0) / count without (driver) (spark_dra_exporter_scrape_success{%[1]s}) >= %[2]g`,
+				es, cfg.PollErrorRatio),
+			"spark-dra-exporter fails to poll many Spark drivers.",
+			fmt.Sprintf(`{{ $value | humanizePercentage }} of the Spark drivers spark-dra-exporter {{ $labels.instance }} polls failed their latest poll, for %s: a problem of the exporter (network policy, credentials, RBAC, overload) rather than of one application.`,
+				cfg.PollErrorsFor)),
+		alert(cfg, "SparkDRAExporterPollOverrun", "warning", cfg.PollOverrunFor,
+			fmt.Sprintf(`count without (driver) (spark_dra_exporter_scrape_duration_seconds{%[1]s} > ignoring (driver) group_left () spark_dra_exporter_poll_interval_seconds{%[1]s})`, es),
+			"Polls of Spark drivers take longer than the poll interval.",
+			fmt.Sprintf(`The latest poll of {{ $value }} Spark drivers by spark-dra-exporter {{ $labels.instance }} took longer than --spark.poll-interval, for %s: those drivers are polled less often than configured and the scaler decides on older data.`,
+				cfg.PollOverrunFor)),
+		alert(cfg, "SparkDRAHPAMaxedOut", "warning", cfg.HPAMaxedFor,
+			fmt.Sprintf(`(%[1]s >= %[2]s) and on (%[3]s) (max by (%[3]s) (spark_dra_scaler_desired_replicas{%[4]s}) >= on (%[3]s) %[2]s)`,
+				hpaMetricBySO("kube_horizontalpodautoscaler_status_current_replicas", `horizontalpodautoscaler=~"keda-hpa-.+"`),
+				hpaMetricBySO("kube_horizontalpodautoscaler_spec_max_replicas", `horizontalpodautoscaler=~"keda-hpa-.+"`),
+				soLabels, ss),
+			"The HPA of a sparkdra ScaledObject runs at its maximum.",
+			fmt.Sprintf(`The HPA of %s has run {{ $value }} replicas, its maxReplicaCount, for %s while spark-dra-scaler asks for at least as many: the Spark applications it serves cannot get more executors.`,
+				soDescription, cfg.HPAMaxedFor)),
+		alert(cfg, "SparkDRAPodsPending", "warning", cfg.PodStartupAllowance, pendingPodsExpr(ss),
+			"Executor or worker pods of a sparkdra ScaledObject stay Pending.",
+			fmt.Sprintf(`Pod {{ $labels.namespace }}/{{ $labels.pod }} of the workload {{ $labels.workload }} that ScaledObject {{ $labels.namespace }}/{{ $labels.scaledobject }} scales has been Pending for more than %s, the executor start-up allowance: the cluster cannot place or start it, and the application runs fewer executors than DRA asked for.`,
+				cfg.PodStartupAllowance)),
+	}
+}
+
+// hpaMetricBySO is a kube-state-metrics HPA series with labels scaledobject_namespace and
+// scaledobject: KEDA names the HPA of ScaledObject <name> keda-hpa-<name>.
+func hpaMetricBySO(metric, sel string) string {
+	return fmt.Sprintf(`max by (%s) (label_replace(label_replace(%s{%s}, "scaledobject", "$1", "horizontalpodautoscaler", "keda-hpa-(.+)"), "scaledobject_namespace", "$1", "namespace", "(.*)"))`,
+		soLabels, metric, sel)
+}
+
+// pendingPodsExpr is 1 per Pending pod of a workload (StatefulSet, or Deployment through its
+// ReplicaSet) that the HPA of a sparkdra ScaledObject scales, with labels namespace, pod,
+// workload and scaledobject. It joins kube-state-metrics' pod phase, pod and ReplicaSet owners
+// and HPA scale target with the scaler's ScaledObjects (sel selects the scaler's series).
+func pendingPodsExpr(sel string) string {
+	pending := `max by (namespace, pod) (kube_pod_status_phase{phase="Pending"}) == 1`
+	podWorkload := `max by (namespace, pod, workload) (label_replace(kube_pod_owner{owner_kind="StatefulSet"}, "workload", "$1", "owner_name", "(.+)")) or ` +
+		`max by (namespace, pod, workload) (label_replace(kube_pod_owner{owner_kind="ReplicaSet"}, "replicaset", "$1", "owner_name", "(.+)") * on (namespace, replicaset) group_left (workload) ` +
+		`max by (namespace, replicaset, workload) (label_replace(kube_replicaset_owner{owner_kind="Deployment"}, "workload", "$1", "owner_name", "(.+)")))`
+	soWorkload := `max by (namespace, workload, scaledobject) (label_replace(label_replace(kube_horizontalpodautoscaler_info{horizontalpodautoscaler=~"keda-hpa-.+", scaletargetref_kind=~"StatefulSet|Deployment"}, "workload", "$1", "scaletargetref_name", "(.+)"), "scaledobject", "$1", "horizontalpodautoscaler", "keda-hpa-(.+)"))`
+	sparkdra := fmt.Sprintf(`label_replace(max by (%s) (spark_dra_scaler_desired_replicas{%s}), "namespace", "$1", "scaledobject_namespace", "(.+)")`, soLabels, sel)
+	return fmt.Sprintf(`(%s) * on (namespace, pod) group_left (workload) (%s) * on (namespace, workload) group_left (scaledobject) (%s and on (namespace, scaledobject) %s)`,
+		pending, podWorkload, soWorkload, sparkdra)
 }
 
 // alert builds one alerting rule with its summary, description and runbook_url.
@@ -85,7 +155,11 @@ func ruleQueries(spec monitoringv1.PrometheusRuleSpec) []Query {
 	var qs []Query
 	for _, g := range spec.Groups {
 		for _, r := range g.Rules {
-			qs = append(qs, Query{Source: "alert " + r.Alert, Expr: r.Expr.String()})
+			q := Query{Source: "alert " + r.Alert, Expr: r.Expr.String()}
+			if strings.Contains(q.Expr, "kube_") {
+				q.Requires = RequiresKubeStateMetrics
+			}
+			qs = append(qs, q)
 		}
 	}
 	return qs

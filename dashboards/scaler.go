@@ -36,24 +36,35 @@ func scaler(cfg Config) (*dashboard.DashboardBuilder, []Query) {
 		WithVariable(labelVariable("scaledobject", "scaledobject", "spark_dra_scaler_desired_executors",
 			matchers(cfg.ScalerSelector, `scaledobject_namespace=~"$namespace"`), "ScaledObject"))
 
-	d = replicasRow(d, b, sel)
+	d = scalingAnnotations(d, b, sel)
+	d = replicasRow(d, b, cfg, sel)
 	d = healthRow(d, b, cfg, sel)
 	return d, b.queries
 }
 
-func replicasRow(d *dashboard.DashboardBuilder, b *board, sel string) *dashboard.DashboardBuilder {
-	const replicas, executors = "Desired vs actual replicas", "Executors: desired, DRA target, live, removable"
+func replicasRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) *dashboard.DashboardBuilder {
+	const replicas, executors, pending = "Desired vs actual replicas", "Executors: desired, DRA target, live, removable", "Executor and worker pods Pending"
 	// KEDA names the HPA of a ScaledObject keda-hpa-<name>; kube-state-metrics reports its
-	// current replicas. Map it onto the scaler's labels and keep the selected ScaledObjects.
-	actual := fmt.Sprintf(`max by (%[1]s) (label_replace(label_replace(kube_horizontalpodautoscaler_status_current_replicas{namespace=~"$namespace", horizontalpodautoscaler=~"keda-hpa-.+"}, "scaledobject", "$1", "horizontalpodautoscaler", "keda-hpa-(.+)"), "scaledobject_namespace", "$1", "namespace", "(.*)")) and on (%[1]s) spark_dra_scaler_desired_replicas{%[2]s}`, soLabels, sel)
+	// current and maximum replicas. Map them onto the scaler's labels and keep the selected
+	// ScaledObjects.
+	hpaSel := `namespace=~"$namespace", horizontalpodautoscaler=~"keda-hpa-.+"`
+	selected := fmt.Sprintf(" and on (%s) spark_dra_scaler_desired_replicas{%s}", soLabels, sel)
 	return d.WithRow(dashboard.NewRowBuilder("Replicas")).
 		WithPanel(timeSeries(replicas,
 			"Desired: ceil(desired executors / executorsPerReplica), what the scaler tells KEDA. "+
 				"Actual: current replicas of the HPA KEDA made (keda-hpa-<ScaledObject>), from kube-state-metrics; absent without it. "+
-				"A lasting gap means the HPA cannot follow (tolerance, stabilization, policies, min/max) or pods cannot be placed.",
+				"A lasting gap means the HPA cannot follow (tolerance, stabilization, policies, min/max) or pods cannot be placed. "+
+				fmt.Sprintf("maxReplicaCount: the HPA's maximum; actual on it for %s while desired is at or above it fires SparkDRAHPAMaxedOut.", cfg.HPAMaxedFor),
 			"short").
 			WithTarget(b.target(replicas, "A", fmt.Sprintf("max by (%s) (spark_dra_scaler_desired_replicas{%s})", soLabels, sel), "desired "+soLegend, RequiresSparkdra)).
-			WithTarget(b.target(replicas, "B", actual, "actual "+soLegend, RequiresKubeStateMetrics))).
+			WithTarget(b.target(replicas, "B", hpaMetricBySO("kube_horizontalpodautoscaler_status_current_replicas", hpaSel)+selected, "actual "+soLegend, RequiresKubeStateMetrics)).
+			WithTarget(b.target(replicas, "C", hpaMetricBySO("kube_horizontalpodautoscaler_spec_max_replicas", hpaSel)+selected, "maxReplicaCount "+soLegend, RequiresKubeStateMetrics))).
+		WithPanel(timeSeries(pending,
+			"Pods of the workload each ScaledObject scales (its StatefulSet, or its Deployment's ReplicaSets) that are Pending now, from kube-state-metrics. "+
+				"Pods usually wait here while images pull and nodes scale up; "+
+				fmt.Sprintf("a pod Pending longer than %s (the executor start-up allowance) fires SparkDRAPodsPending, the usual reason live executors stay below target.", cfg.PodStartupAllowance),
+			"short").
+			WithTarget(b.target(pending, "A", fmt.Sprintf(`count by (namespace, scaledobject) (%s)`, pendingPodsExpr(sel)), "{{namespace}}/{{scaledobject}}", RequiresKubeStateMetrics))).
 		WithPanel(timeSeries(executors,
 			"Desired: what GetMetrics answers, max(DRA target, live − removable) clamped to [minExecutors, maxExecutors]. "+
 				"DRA target: numExecutorsTarget. Max needed: maxNumExecutorsNeeded. Live: executors in the latest observation. "+
@@ -73,7 +84,14 @@ func healthRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) 
 	quantile := func(q float64) string {
 		return fmt.Sprintf("histogram_quantile(%g, sum by (le, query) (rate(spark_dra_scaler_prometheus_query_duration_seconds_bucket{%s}[$__rate_interval])))", q, scalerOnly)
 	}
+	const up = "Exporter and scaler targets up"
 	return d.WithRow(dashboard.NewRowBuilder("Health")).
+		WithPanel(timeSeries(up,
+			fmt.Sprintf("Prometheus' up for every spark-dra-exporter (job %s) and spark-dra-scaler (job %s) target: 1 scraped, 0 down. "+
+				"SparkDRAExporterDown and SparkDRAScalerDown fire after %s and %s down or absent.", cfg.ExporterJob, cfg.ScalerJob, cfg.ExporterDownFor, cfg.ScalerDownFor),
+			"short").
+			Max(1).
+			WithTarget(b.target(up, "A", fmt.Sprintf(`max by (job, instance) (up{job=~%q})`, cfg.ExporterJob+"|"+cfg.ScalerJob), "{{job}} {{instance}}", RequiresSparkdra))).
 		WithPanel(timeSeries(decisions, "Scaler ticks that produced a decision.", "ops").
 			WithTarget(b.target(decisions, "A", fmt.Sprintf("sum by (%s) (rate(spark_dra_scaler_decisions_total{%s}[$__rate_interval]))", soLabels, sel), soLegend, RequiresSparkdra))).
 		WithPanel(timeSeries(errs,
@@ -97,6 +115,27 @@ func healthRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) 
 			WithTarget(b.target(latency, "B", quantile(0.99), "p99 {{query}}", RequiresSparkdra))).
 		WithPanel(singleStat(tracked, "ScaledObjects the scaler tracks.", "short").
 			WithTarget(b.target(tracked, "A", fmt.Sprintf("sum(spark_dra_scaler_scaledobjects{%s})", scalerOnly), "", RequiresSparkdra).Instant()))
+}
+
+// scalingAnnotations marks the scaler's scale-up and scale-down decisions: the steps at which a
+// ScaledObject's desired executors rose or fell against a minute earlier.
+func scalingAnnotations(d *dashboard.DashboardBuilder, b *board, sel string) *dashboard.DashboardBuilder {
+	desired := fmt.Sprintf("max by (%s) (spark_dra_scaler_desired_executors{%s})", soLabels, sel)
+	change := fmt.Sprintf("%s - max by (%s) (spark_dra_scaler_desired_executors{%s} offset 1m)", desired, soLabels, sel)
+	for _, a := range []struct{ name, cmp, color string }{
+		{"Scale up", " > 0", "green"},
+		{"Scale down", " < 0", "orange"},
+	} {
+		q := b.target("annotation "+a.name, "A", change+a.cmp, a.name+" "+soLegend+" by {{value}} executors", RequiresSparkdra)
+		d = d.Annotation(dashboard.NewAnnotationQueryBuilder().
+			Name(a.name).
+			Datasource(datasourceRef()).
+			Enable(true).
+			IconColor(a.color).
+			Expr(dropEmptySelectors(change + a.cmp)).
+			Target(q.Interval("1m")))
+	}
+	return d
 }
 
 func ptr[T any](v T) *T { return &v }
