@@ -6,11 +6,11 @@
 #   make sim-fuzz        fuzzes the event-log reader and the simulator for SIM_FUZZTIME
 #
 # Workloads: sim/testdata/eventlogs/ (recorded here on a local-cluster, see SOURCE.md there), the e2e
-# room's recordings (e2e/testdata/README.md) and Spark's own shared log. policies-check runs in CI
+# room's recordings (e2e/testdata/README.md) and Spark's own log (testdata/spark/SOURCE.md). policies-check runs in CI
 # (TEST_TARGETS); it takes a few seconds.
 
 SIM_FUZZTIME ?= 30s
-SIM_SHARED   ?= $(firstword $(wildcard ../shared/testdata/spark/application_1578436911597_0052))
+SIM_SPARK_LOG ?= testdata/spark/application_1578436911597_0052
 # Listed one by one, so a new recording changes docs/policies.md only when it is added here (and
 # `make policies` rerun), never under policies-check's feet.
 SIM_LOGS = \
@@ -19,7 +19,7 @@ SIM_LOGS = \
 	pagerank-wide=sim/testdata/eventlogs/pagerank-wide/app-20261121213229-0000.zstd \
 	e2e-pagerank=e2e/testdata/eventlogs/pagerank.json.gz \
 	e2e-tripcount=e2e/testdata/eventlogs/tripcount.json.gz \
-	$(if $(SIM_SHARED),spark-yarn-fixture=$(SIM_SHARED))
+	spark-yarn-fixture=$(SIM_SPARK_LOG)
 # The policies all run with decommissioning that migrates shuffle and cached blocks, so that "release"
 # can act; Spark's DRA runs with the same settings (it keeps its own timeouts under them).
 SIM_CONF = --conf spark.decommission.enabled=true --conf spark.storage.decommission.enabled=true \

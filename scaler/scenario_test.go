@@ -18,9 +18,9 @@ import (
 
 // The conformance harness runs the scenarios of docs/spark-dra.md §10 (Spark's
 // ExecutorAllocationManagerSuite and ExecutorMonitorSuite, in the JSON DSL of
-// spark-dra-scenarios.json) against the engine. DRA_SCENARIOS names the file;
-// by default it is ../shared/testdata/spark-dra-scenarios.json beside the
-// repository.
+// spark-dra-scenarios.json) against the engine. DRA_SCENARIOS names another
+// file; by default it is testdata/spark-dra-scenarios.json at the repository
+// root (testdata/SOURCE.md).
 
 type scenarioFile []scenario
 
@@ -56,12 +56,8 @@ func scenarioPath(t testing.TB) string {
 	if p := os.Getenv("DRA_SCENARIOS"); p != "" {
 		return p
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// scaler/ → repository root → its sibling shared/.
-	return filepath.Join(wd, "..", "..", "shared", "testdata", "spark-dra-scenarios.json")
+	// The test runs in scaler/; the file is at the repository root.
+	return filepath.Join("..", "testdata", "spark-dra-scenarios.json")
 }
 
 func loadScenarios(t testing.TB) scenarioFile {

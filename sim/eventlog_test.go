@@ -16,15 +16,16 @@ import (
 	"github.com/pierrec/lz4/v4"
 )
 
-// sharedLog is Spark's own event-log fixture (shared/testdata/spark, see
-// its SOURCE.md): one job, one stage of 6 tasks on one YARN executor.
-const sharedLog = "../../shared/testdata/spark/application_1578436911597_0052"
+// sparkLog is Spark's own event-log fixture (testdata/spark at the repository root, see its
+// SOURCE.md): one job, one stage of 6 tasks on one YARN executor.
+const sparkLog = "../testdata/spark/application_1578436911597_0052"
 
-func readShared(t *testing.T) []byte {
+// readSparkLog reads sparkLog; a missing file fails the test, naming it.
+func readSparkLog(t *testing.T) []byte {
 	t.Helper()
-	b, err := os.ReadFile(sharedLog)
+	b, err := os.ReadFile(sparkLog)
 	if err != nil {
-		t.Skipf("shared fixture missing: %v", err)
+		t.Fatalf("Spark's event-log fixture is part of the repository: %v", err)
 	}
 	return b
 }
@@ -95,7 +96,7 @@ func TestBuildClampsOutOfOrderAndCountsOrphans(t *testing.T) {
 }
 
 func TestSharedSparkLog(t *testing.T) {
-	app, err := Read(bytes.NewReader(readShared(t)), true)
+	app, err := Read(bytes.NewReader(readSparkLog(t)), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,7 @@ func zstdOf(t *testing.T, data []byte) []byte {
 }
 
 func TestCodecsByExtension(t *testing.T) {
-	plain := readShared(t)
+	plain := readSparkLog(t)
 	dir := t.TempDir()
 	files := map[string][]byte{
 		"app.lz4":             lz4java(t, plain),
@@ -194,7 +195,7 @@ func TestCodecsByExtension(t *testing.T) {
 }
 
 func TestCorruptCompressedLogIsAnError(t *testing.T) {
-	plain := readShared(t)
+	plain := readSparkLog(t)
 	for name, b := range map[string][]byte{
 		"cut.lz4":      lz4java(t, plain)[:100],
 		"bad.snappy":   append(xerial(plain)[:20], 0xff, 0xff, 0xff),
@@ -216,7 +217,7 @@ func TestCorruptCompressedLogIsAnError(t *testing.T) {
 }
 
 func TestRollingDirectoryReadsPartsInOrder(t *testing.T) {
-	plain := readShared(t)
+	plain := readSparkLog(t)
 	lines := bytes.SplitAfter(plain, []byte("\n"))
 	dir := filepath.Join(t.TempDir(), "eventlog_v2_app")
 	if err := os.Mkdir(dir, 0o755); err != nil {

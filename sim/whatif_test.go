@@ -208,12 +208,11 @@ func TestReleaseSavesExecutorSecondsOnIdleShuffleHolders(t *testing.T) {
 	}
 }
 
-// The shared Spark log re-simulated under its own settings lands within
+// Spark's own log re-simulated under its own settings lands within
 // 10% of the recorded makespan and executor-seconds. Its YARN cluster had
 // one GPU for the one-GPU profile: one executor (the log has no properties).
 func TestSharedLogValidation(t *testing.T) {
-	readShared(t)
-	app, err := Load(sharedLog, true)
+	app, err := Load(sparkLog, true)
 	if err != nil {
 		t.Fatal(err)
 	}

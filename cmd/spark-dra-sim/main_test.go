@@ -9,19 +9,21 @@ import (
 	"testing"
 )
 
-const sharedLog = "../../../shared/testdata/spark/application_1578436911597_0052"
+// sparkLog is Spark's own event-log fixture (testdata/spark/SOURCE.md at the repository root).
+const sparkLog = "../../testdata/spark/application_1578436911597_0052"
 
-func haveShared(t *testing.T) {
+// haveSparkLog fails the test, naming the file, when the fixture is missing.
+func haveSparkLog(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(sharedLog); err != nil {
-		t.Skipf("shared fixture missing: %v", err)
+	if _, err := os.Stat(sparkLog); err != nil {
+		t.Fatalf("Spark's event-log fixture is part of the repository: %v", err)
 	}
 }
 
 func TestWhatifJSONHasTheContractKeys(t *testing.T) {
-	haveShared(t)
+	haveSparkLog(t)
 	var out, errb bytes.Buffer
-	if code := run([]string{"whatif", "--policy=spark", "--conf", "spark.dynamicAllocation.executorIdleTimeout=30s", "--json", sharedLog}, &out, &errb); code != 0 {
+	if code := run([]string{"whatif", "--policy=spark", "--conf", "spark.dynamicAllocation.executorIdleTimeout=30s", "--json", sparkLog}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	var got map[string]any
@@ -39,10 +41,10 @@ func TestWhatifJSONHasTheContractKeys(t *testing.T) {
 }
 
 func TestWhatifTableAndChart(t *testing.T) {
-	haveShared(t)
+	haveSparkLog(t)
 	svg := filepath.Join(t.TempDir(), "c.svg")
 	var out, errb bytes.Buffer
-	code := run([]string{"whatif", "--policy=static:2", "--policy=spark", "--policy=lean", "--quiet", "--svg", svg, sharedLog}, &out, &errb)
+	code := run([]string{"whatif", "--policy=static:2", "--policy=spark", "--policy=lean", "--quiet", "--svg", svg, sparkLog}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -58,10 +60,10 @@ func TestWhatifTableAndChart(t *testing.T) {
 }
 
 func TestReplayPrintsTargetAndExecutors(t *testing.T) {
-	haveShared(t)
+	haveSparkLog(t)
 	svg := filepath.Join(t.TempDir(), "r.svg")
 	var out, errb bytes.Buffer
-	if code := run([]string{"replay", "--svg", svg, sharedLog}, &out, &errb); code != 0 {
+	if code := run([]string{"replay", "--svg", svg, sparkLog}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	if !strings.Contains(out.String(), "target") || strings.Count(out.String(), "\n") < 10 {
