@@ -32,6 +32,9 @@ type Config struct {
 	ShuffleIdleThreshold model.Duration `json:"shuffleIdleThreshold"`
 	// ShuffleIdleFor is that alert's `for:`.
 	ShuffleIdleFor model.Duration `json:"shuffleIdleFor"`
+	// NeedlessPinFor is the `for:` of SparkDRANeedlessShufflePinning: how long executors idle
+	// past executorIdleTimeout may be kept for shuffle data that is safe without them.
+	NeedlessPinFor model.Duration `json:"needlessPinFor"`
 	// CacheIdleThreshold: an executor idle longer than this while it holds cached blocks
 	// (alert SparkDRAExecutorsIdleWithCache).
 	CacheIdleThreshold model.Duration `json:"cacheIdleThreshold"`
@@ -85,6 +88,7 @@ func DefaultConfig() Config {
 		IdleCostResolution:   model.Duration(30 * time.Second),
 		ShuffleIdleThreshold: model.Duration(15 * time.Minute),
 		ShuffleIdleFor:       model.Duration(5 * time.Minute),
+		NeedlessPinFor:       model.Duration(10 * time.Minute),
 		CacheIdleThreshold:   model.Duration(30 * time.Minute),
 		CacheIdleFor:         model.Duration(5 * time.Minute),
 		BacklogThreshold:     model.Duration(time.Minute),
@@ -141,7 +145,7 @@ func (c Config) Validate() error {
 		name string
 		d    model.Duration
 	}{
-		{"shuffleIdleFor", c.ShuffleIdleFor}, {"cacheIdleFor", c.CacheIdleFor},
+		{"shuffleIdleFor", c.ShuffleIdleFor}, {"needlessPinFor", c.NeedlessPinFor}, {"cacheIdleFor", c.CacheIdleFor},
 		{"backlogFor", c.BacklogFor}, {"belowTargetFor", c.BelowTargetFor},
 		{"driverDownFor", c.DriverDownFor}, {"staleFor", c.StaleFor},
 		{"exporterDownFor", c.ExporterDownFor}, {"scalerDownFor", c.ScalerDownFor},

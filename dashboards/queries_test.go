@@ -15,7 +15,9 @@ import (
 // knownMetrics are the series the dashboards and rules may read: docs/contracts.md §1 (exporter)
 // and §2 (scaler self-metrics), plus kube-state-metrics' HPA status.
 var knownMetrics = map[string]bool{
-	"spark_up": true, "spark_dra_pending_tasks": true, "spark_dra_running_tasks": true,
+	"spark_dra_config_executor_idle_timeout_seconds": true, "spark_dra_shuffle_pins_executors": true,
+	"spark_dra_config_warning": true,
+	"spark_up":                 true, "spark_dra_pending_tasks": true, "spark_dra_running_tasks": true,
 	"spark_dra_backlog_duration_seconds": true, "spark_dra_tasks_per_executor": true,
 	"spark_dra_max_needed_executors": true, "spark_dra_stages_submitted": true, "spark_dra_executors": true,
 	"spark_executor_info": true, "spark_executor_running_tasks": true,

@@ -24,13 +24,24 @@ type AppConfig struct {
 	// Active is true when the application runs Spark's own DRA: enabled, and not a local master
 	// (unless spark.dynamicAllocation.testing is set), as in Spark.
 	Active bool
-	// ShufflePins is true when shuffle output lives on the executors and keeps them: shuffle
-	// tracking on (default true since Spark 3.4, false before), no external shuffle service,
-	// and no remote shuffle storage (Apache Celeborn).
+	// ShufflePins is true when Spark's ExecutorMonitor keeps executors that ran shuffle map
+	// tasks: its shuffleTrackingEnabled = !spark.shuffle.service.enabled &&
+	// spark.dynamicAllocation.shuffleTracking.enabled (default true since Spark 3.4, false
+	// before; scaler.Config.ShuffleTracking, docs/spark-dra.md §6). Where the shuffle lives
+	// does not matter: with Apache Celeborn and tracking on, executors are still pinned
+	// (NeedlessShufflePinning says so).
 	ShufflePins bool
+	// NeedlessShufflePinning is true when ShufflePins holds although the shuffle output is safe
+	// without the executors (Celeborn, or shuffle-block decommissioning): turning shuffle
+	// tracking off would release them and lose nothing (scaler.Config.NeedlessShufflePinning).
+	NeedlessShufflePinning bool
+	// Warnings are what the settings warn about (scaler.Config.Warnings), published as
+	// spark_dra_config_warning{reason}.
+	Warnings []scaler.Warning
 	// DiskCachePins is false when the external shuffle service serves disk-persisted RDD blocks
 	// (spark.shuffle.service.enabled and spark.shuffle.service.fetch.rdd.enabled): then only
-	// memory-resident blocks pin an executor.
+	// blocks of RDDs whose storage level does not use disk pin an executor (ExecutorMonitor's
+	// onBlockUpdated: !fetchFromShuffleSvc || !storageLevel.useDisk).
 	DiskCachePins bool
 	// Problems joins what Spark would reject in these settings (scaler.ParseConfig; nil if
 	// none). Values that did not parse keep Spark's defaults; the rest is used as is.
@@ -52,11 +63,13 @@ func NewAppConfig(props map[string]string, sparkVersion string) AppConfig {
 	master := strings.TrimSpace(props[keyMaster])
 	local := master == "local" || strings.HasPrefix(master, "local[") || strings.HasPrefix(master, "local-cluster[")
 	return AppConfig{
-		DRA:           dra,
-		Active:        dra.Enabled && (!local || dra.Testing),
-		ShufflePins:   dra.ShuffleTracking() && !dra.ReliableShuffleStorage,
-		DiskCachePins: !(dra.ShuffleServiceEnabled && dra.ShuffleServiceFetchRDDEnabled),
-		Problems:      err,
+		DRA:                    dra,
+		Active:                 dra.Enabled && (!local || dra.Testing),
+		ShufflePins:            dra.ShuffleTracking(),
+		NeedlessShufflePinning: dra.NeedlessShufflePinning(),
+		Warnings:               dra.Warnings(),
+		DiskCachePins:          !(dra.ShuffleServiceEnabled && dra.ShuffleServiceFetchRDDEnabled),
+		Problems:               err,
 	}
 }
 

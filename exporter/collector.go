@@ -204,6 +204,9 @@ func (e emitter) app(s *TargetSnapshot) {
 
 func (e emitter) config(cfg AppConfig, l []string) {
 	e.emit(mShufflePins, boolValue(cfg.ShufflePins), l)
+	for _, w := range cfg.Warnings {
+		e.emit(mConfigWarning, 1, l, w.Reason)
+	}
 	e.emit(mCfgEnabled, boolValue(cfg.Active), l)
 	e.emit(mCfgMin, float64(cfg.DRA.MinExecutors), l)
 	e.emit(mCfgMax, float64(cfg.DRA.MaxExecutors), l)

@@ -99,6 +99,13 @@ func (d *driver) read(ctx context.Context, deps pollDeps) (Poll, error) {
 		}
 		p.RunningJobs = len(jobs)
 	}
+	if !p.Config.DiskCachePins {
+		rdds := []sparkapi.RDDStorageInfo{}
+		if err := get(prefix+"/storage/rdd", nil, &rdds); err != nil {
+			return Poll{}, d.forgetOnNotFound(err)
+		}
+		p.CachedRDDs = rdds
+	}
 	if d.observer.NeedFinishedStages() {
 		var finished sparkapi.StageList
 		if err := get(prefix+"/stages", url.Values{"status": {"complete", "failed"}}, &finished); err != nil {

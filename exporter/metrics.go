@@ -69,8 +69,11 @@ var (
 		"Executors of the application by state: busy, shuffle_active (no task but shuffle output a running job may read), idle, idle_cache, idle_shuffle, idle_cache_shuffle." + pollNote,
 		prometheus.GaugeValue, scopeApp, []string{"state"}}
 	mShufflePins = metricDef{"spark_dra_shuffle_pins_executors",
-		"1 when shuffle output lives on the executors and keeps them (shuffle tracking on, no external shuffle service, no Celeborn), else 0.",
+		"1 when Spark keeps executors that ran shuffle map tasks until the shuffle is cleaned or shuffleTracking.timeout passes: spark.dynamicAllocation.shuffleTracking.enabled (default true since 3.4) and no external shuffle service, as Spark's ExecutorMonitor decides; Apache Celeborn does not change it. Else 0.",
 		prometheus.GaugeValue, scopeApp, nil}
+	mConfigWarning = metricDef{"spark_dra_config_warning",
+		"1 per warning the application's settings trigger; absent when none. reason: shuffle_tracking_with_other_mechanism (Spark's own WARN: shuffle tracking on with Celeborn's ShuffleDataIO or shuffle-block decommissioning, so executors are kept needlessly), shuffle_tracking_with_remote_shuffle_manager (sparkdra's: shuffle tracking pins executors while Celeborn's shuffle manager holds the shuffle), initial_executors_below_min, executor_instances_below_min.",
+		prometheus.GaugeValue, scopeApp, []string{"reason"}}
 	mCfgEnabled = metricDef{"spark_dra_config_enabled", "1 when the application runs Spark's own DRA (spark.dynamicAllocation.enabled and not a local master).",
 		prometheus.GaugeValue, scopeApp, nil}
 	mCfgMin = metricDef{"spark_dra_config_min_executors", "The application's spark.dynamicAllocation.minExecutors (default 0).",
@@ -125,7 +128,7 @@ var (
 )
 
 var appMetrics = []metricDef{mUp, mAppInfo, mPending, mRunning, mBacklog, mStages, mTPE, mMaxNeeded, mExecutors,
-	mShufflePins, mCfgEnabled, mCfgMin, mCfgMax, mCfgInitial, mCfgRatio, mCfgIdle, mCfgCachedIdle, mCfgShuffleTimeout}
+	mShufflePins, mConfigWarning, mCfgEnabled, mCfgMin, mCfgMax, mCfgInitial, mCfgRatio, mCfgIdle, mCfgCachedIdle, mCfgShuffleTimeout}
 
 var executorMetrics = []metricDef{mExecInfo, mExecRunning, mExecIdle, mExecShuffleActive, mExecRDDBlocks,
 	mExecMemory, mExecDisk, mExecShuffleWrite}

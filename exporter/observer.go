@@ -21,6 +21,46 @@ type Poll struct {
 	// RunningJobs counts jobs with status RUNNING; -1 when not read (only read when shuffle
 	// output pins executors).
 	RunningJobs int
+	// CachedRDDs is /storage/rdd; nil when not read (only read when the external shuffle
+	// service serves disk-persisted RDD blocks, AppConfig.DiskCachePins false).
+	CachedRDDs []sparkapi.RDDStorageInfo
+}
+
+// memoryBlockHolders returns the ids of the executors holding an RDD block at a level that does
+// not use disk, from /storage/rdd; nil when it was not read.
+func memoryBlockHolders(rdds []sparkapi.RDDStorageInfo) map[string]bool {
+	if rdds == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, r := range rdds {
+		for _, b := range r.Partitions {
+			if !sparkapi.LevelUsesDisk(b.StorageLevel) {
+				for _, id := range b.Executors {
+					out[id] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// cachePins reports whether an executor's cached RDD blocks keep it, as Spark's
+// ExecutorMonitor decides (onBlockUpdated; docs/spark-dra.md §6): any RDD block does
+// (rddBlocks > 0, in memory or on disk), except that when the external shuffle service serves
+// RDD blocks (fetchFromShuffleSvc, AppConfig.DiskCachePins false) only blocks whose current
+// level does not use disk do: those are read from /storage/rdd's per-block levels and
+// executors (memHolders; nil when not read: then any block counts, never under-reporting).
+// memoryUsed is not used: it also counts broadcast pieces, and every stage's task binary is a
+// broadcast, so an executor that merely ran a task has memoryUsed > 0.
+func cachePins(e sparkapi.ExecutorSummary, p Poll, memHolders map[string]bool) bool {
+	if e.RDDBlocks <= 0 {
+		return false
+	}
+	if p.Config.DiskCachePins || memHolders == nil {
+		return true
+	}
+	return memHolders[e.ID]
 }
 
 // Observer keeps, for one application, what the REST API does not: when each executor went
@@ -121,13 +161,17 @@ func (o *Observer) observeExecutors(p Poll, now time.Time) []ExecutorSnapshot {
 	}
 	seen := make(map[string]struct{}, len(p.Executors))
 	out := make([]ExecutorSnapshot, 0, len(p.Executors))
+	var memHolders map[string]bool
+	if !p.Config.DiskCachePins {
+		memHolders = memoryBlockHolders(p.CachedRDDs)
+	}
 	for _, e := range p.Executors {
 		if e.ID == sparkapi.DriverExecutorID || !e.IsActive {
 			continue
 		}
 		seen[e.ID] = struct{}{}
 		idleSince := o.track(e, now)
-		out = append(out, executorSnapshot(e, p, idleSince, now))
+		out = append(out, executorSnapshot(e, p, memHolders, idleSince, now))
 	}
 	for id := range o.executors {
 		if _, ok := seen[id]; !ok {
@@ -163,11 +207,12 @@ func (o *Observer) track(e sparkapi.ExecutorSummary, now time.Time) time.Time {
 	return t.idleSince
 }
 
-func executorSnapshot(e sparkapi.ExecutorSummary, p Poll, idleSince, now time.Time) ExecutorSnapshot {
-	cache := e.MemoryUsed > 0
-	if p.Config.DiskCachePins {
-		cache = cache || e.RDDBlocks > 0 || e.DiskUsed > 0
-	}
+func executorSnapshot(e sparkapi.ExecutorSummary, p Poll, memHolders map[string]bool, idleSince, now time.Time) ExecutorSnapshot {
+	cache := cachePins(e, p, memHolders)
+	// Spark pins an executor from the first successful shuffle map task it ran (onTaskEnd) until
+	// the ContextCleaner removes that shuffle. The REST API shows the first (totalShuffleWrite
+	// > 0, cumulative) but not the second, so an executor stays "shuffle" after the driver
+	// cleaned its shuffles (docs/contracts.md, "What an executor holds").
 	shuffle := p.Config.ShufflePins && e.TotalShuffleWrite > 0
 	s := ExecutorSnapshot{
 		ID:            e.ID,

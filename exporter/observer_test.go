@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -159,42 +160,84 @@ func TestObserverIdleTracking(t *testing.T) {
 	}
 }
 
-// What pins an executor follows design.md: shuffle output only when it lives on the executor.
+// What pins an executor follows Spark's ExecutorMonitor (design.md, "What an executor holds"):
+// shuffle output pins exactly when tracking is on and the external shuffle service off; Celeborn
+// only makes that pinning needless.
 func TestAppConfigPins(t *testing.T) {
+	const (
+		manager = "org.apache.spark.shuffle.celeborn.SparkShuffleManager"
+		dataIO  = "org.apache.spark.shuffle.celeborn.CelebornShuffleDataIO"
+	)
 	for _, tc := range []struct {
-		name          string
-		props         map[string]string
-		version       string
-		shuffle, disk bool
+		name                    string
+		props                   map[string]string
+		version                 string
+		shuffle, disk, needless bool
+		reasons                 string
 	}{
-		{"defaults on 4.x: tracking on", nil, "4.0.1", true, true},
-		{"defaults on 3.3: tracking off", nil, "3.3.2", false, true},
-		{"3.3 with tracking on", map[string]string{"spark.dynamicAllocation.shuffleTracking.enabled": "true"}, "3.3.2", true, true},
-		{"tracking off", map[string]string{"spark.dynamicAllocation.shuffleTracking.enabled": "false"}, "4.0.1", false, true},
-		{"external shuffle service", map[string]string{"spark.shuffle.service.enabled": "true"}, "4.0.1", false, true},
+		{"defaults on 4.x: tracking on", nil, "4.0.1", true, true, false, ""},
+		{"defaults on 3.3: tracking off", nil, "3.3.2", false, true, false, ""},
+		{"3.3 with tracking on", map[string]string{"spark.dynamicAllocation.shuffleTracking.enabled": "true"}, "3.3.2", true, true, false, ""},
+		{"tracking off", map[string]string{"spark.dynamicAllocation.shuffleTracking.enabled": "false"}, "4.0.1", false, true, false, ""},
+		{"external shuffle service", map[string]string{"spark.shuffle.service.enabled": "true"}, "4.0.1", false, true, false, ""},
 		{"ESS serving RDD blocks", map[string]string{"spark.shuffle.service.enabled": "true",
-			"spark.shuffle.service.fetch.rdd.enabled": "true"}, "4.0.1", false, false},
-		{"Celeborn shuffle manager", map[string]string{
-			"spark.shuffle.manager": "org.apache.spark.shuffle.celeborn.SparkShuffleManager"}, "3.4.1", false, true},
-		{"Celeborn ShuffleDataIO", map[string]string{
-			"spark.shuffle.sort.io.plugin.class": "org.apache.spark.shuffle.celeborn.CelebornShuffleDataIO"}, "3.5.3", false, true},
+			"spark.shuffle.service.fetch.rdd.enabled": "true"}, "4.0.1", false, false, false, ""},
+		{"Celeborn shuffle manager, tracking by default (3.4)", map[string]string{
+			"spark.shuffle.manager": manager}, "3.4.1", true, true, true, "shuffle_tracking_with_remote_shuffle_manager"},
+		{"Celeborn shuffle manager on 3.3: tracking off by default", map[string]string{
+			"spark.shuffle.manager": manager}, "3.3.2", false, true, false, ""},
+		{"Celeborn ShuffleDataIO, tracking by default", map[string]string{
+			"spark.shuffle.sort.io.plugin.class": dataIO}, "3.5.3", true, true, true, "shuffle_tracking_with_other_mechanism"},
+		{"Celeborn manager and ShuffleDataIO, tracking off", map[string]string{"spark.shuffle.manager": manager,
+			"spark.shuffle.sort.io.plugin.class": dataIO, "spark.dynamicAllocation.shuffleTracking.enabled": "false"},
+			"3.5.3", false, true, false, ""},
+		{"decommission with tracking", map[string]string{"spark.decommission.enabled": "true"}, "4.0.1",
+			true, true, true, "shuffle_tracking_with_other_mechanism"},
+		{"decommission, ESS and tracking: Spark warns, nothing pinned", map[string]string{"spark.decommission.enabled": "true",
+			"spark.shuffle.service.enabled": "true"}, "4.0.1", false, true, false, "shuffle_tracking_with_other_mechanism"},
 	} {
 		c := NewAppConfig(tc.props, tc.version)
-		if c.ShufflePins != tc.shuffle || c.DiskCachePins != tc.disk {
-			t.Errorf("%s: shuffle pins %v disk cache pins %v, want %v %v", tc.name, c.ShufflePins, c.DiskCachePins,
-				tc.shuffle, tc.disk)
+		var reasons []string
+		for _, w := range c.Warnings {
+			reasons = append(reasons, w.Reason)
+		}
+		if c.ShufflePins != tc.shuffle || c.DiskCachePins != tc.disk || c.NeedlessShufflePinning != tc.needless ||
+			strings.Join(reasons, ",") != tc.reasons {
+			t.Errorf("%s: shuffle pins %v disk cache pins %v needless %v warnings %v, want %v %v %v %q", tc.name,
+				c.ShufflePins, c.DiskCachePins, c.NeedlessShufflePinning, reasons, tc.shuffle, tc.disk, tc.needless, tc.reasons)
 		}
 	}
 }
 
-// With the external shuffle service serving RDD blocks, disk-only blocks do not pin.
+// With the external shuffle service serving RDD blocks, blocks whose level uses disk do not pin
+// (ExecutorMonitor: !fetchFromShuffleSvc || !useDisk); blocks in memory still do, and without
+// /storage/rdd any block counts (never under-report what keeps an executor).
 func TestDiskOnlyCacheWithFetchRDD(t *testing.T) {
 	cfg := NewAppConfig(map[string]string{"spark.shuffle.service.enabled": "true",
 		"spark.shuffle.service.fetch.rdd.enabled": "true"}, "4.0.1")
-	execs := []sparkapi.ExecutorSummary{{ID: "1", IsActive: true, RDDBlocks: 4, DiskUsed: 1 << 20, TotalShuffleWrite: 9}}
-	var o Observer
-	snap := o.Observe(Poll{Config: cfg, Executors: execs, FinishedStages: 0, RunningJobs: -1}, t0)
-	if got := snap.Executors[0].Holds; got != HoldsNone {
-		t.Errorf("holds %s, want none", got)
+	execs := []sparkapi.ExecutorSummary{
+		{ID: "1", IsActive: true, RDDBlocks: 4, DiskUsed: 1 << 20, TotalShuffleWrite: 9},
+		{ID: "2", IsActive: true, RDDBlocks: 1, MemoryUsed: 1 << 20},
+	}
+	rdds := []sparkapi.RDDStorageInfo{
+		{ID: 3, StorageLevel: "Disk Serialized 1x Replicated", Partitions: []sparkapi.RDDPartitionInfo{
+			{BlockName: "rdd_3_0", StorageLevel: "Disk Serialized 1x Replicated", Executors: []string{"1"}}}},
+		{ID: 4, StorageLevel: "Disk Memory Deserialized 1x Replicated", Partitions: []sparkapi.RDDPartitionInfo{
+			{BlockName: "rdd_4_0", StorageLevel: "Memory Deserialized 1x Replicated", Executors: []string{"2"}},
+			{BlockName: "rdd_4_1", StorageLevel: "Disk Memory Deserialized 1x Replicated", Executors: []string{"1"}}}},
+	}
+	for _, tc := range []struct {
+		name     string
+		rdds     []sparkapi.RDDStorageInfo
+		one, two Holds
+	}{
+		{"per-block levels", rdds, HoldsNone, HoldsCache},
+		{"storage not read", nil, HoldsCache, HoldsCache},
+	} {
+		var o Observer
+		snap := o.Observe(Poll{Config: cfg, Executors: execs, FinishedStages: 0, RunningJobs: -1, CachedRDDs: tc.rdds}, t0)
+		if got := [2]Holds{snap.Executors[0].Holds, snap.Executors[1].Holds}; got != [2]Holds{tc.one, tc.two} {
+			t.Errorf("%s: holds %v, want %s %s", tc.name, got, tc.one, tc.two)
+		}
 	}
 }

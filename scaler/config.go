@@ -87,9 +87,22 @@ type Config struct {
 	// spark.storage.decommission.shuffleBlocks.enabled (default true).
 	DecommissionShuffleBlocksEnabled bool
 	// ReliableShuffleStorage says the shuffle plugin keeps shuffle data off
-	// the executors (Spark 3.5+ ShuffleDriverComponents.supportsReliableStorage).
-	// ParseConfig sets it for Apache Celeborn's ShuffleDataIO.
+	// the executors: Spark 3.5+ asks the ShuffleDataIO named by
+	// spark.shuffle.sort.io.plugin.class (SparkContext passes
+	// ShuffleDriverComponents.supportsReliableStorage to the allocation
+	// manager). ParseConfig sets it for Apache Celeborn's CelebornShuffleDataIO.
+	// It makes DRA valid without a shuffle service or tracking; it does NOT
+	// stop the ExecutorMonitor from pinning executors that ran shuffle map
+	// tasks while tracking is on (ShuffleTracking; design.md, "What an
+	// executor holds").
 	ReliableShuffleStorage bool
+	// RemoteShuffleManager says spark.shuffle.manager is Apache Celeborn's.
+	// Spark itself ignores it for DRA; Celeborn's DRA patch for Spark ≤ 3.5
+	// (assets/spark-patch/Celeborn_Dynamic_Allocation_spark3_*.patch, which
+	// keys on "celeborn" in spark.shuffle.manager) accepts DRA with it and
+	// no other mechanism, so Validate does too. Like ReliableShuffleStorage,
+	// it does not unpin executors while tracking is on.
+	RemoteShuffleManager bool
 	// Testing is spark.dynamicAllocation.testing: skips the shuffle-data
 	// safety check, as in Spark.
 	Testing bool
@@ -154,28 +167,93 @@ func (c Config) TasksPerExecutor() int {
 	return c.ExecutorCores / c.TaskCPUs
 }
 
-// ShuffleTracking reports whether the ExecutorMonitor tracks shuffle data
-// on executors: tracking enabled and no external shuffle service
-// (ExecutorMonitor's shuffleTrackingEnabled, docs/spark-dra.md §6).
+// ShuffleTracking reports whether the ExecutorMonitor pins executors that
+// ran shuffle map tasks: exactly ExecutorMonitor's
+// shuffleTrackingEnabled = !spark.shuffle.service.enabled &&
+// spark.dynamicAllocation.shuffleTracking.enabled (ExecutorMonitor.scala,
+// docs/spark-dra.md §6). Where the shuffle lives (Celeborn, a reliable
+// ShuffleDataIO) and decommissioning play no part in it.
 func (c Config) ShuffleTracking() bool {
 	return !c.ShuffleServiceEnabled && c.ShuffleTrackingEnabled
 }
 
-// Warnings returns what Spark logs at WARN for these settings but accepts
-// (docs/spark-dra.md §1.1 rule 7 and §1.2).
-func (c Config) Warnings() []string {
-	var w []string
+// ShuffleOffExecutors reports whether executors' shuffle output survives
+// their removal without a shuffle service: Celeborn's ShuffleDataIO
+// (ReliableShuffleStorage) or its shuffle manager (RemoteShuffleManager).
+func (c Config) ShuffleOffExecutors() bool {
+	return c.ReliableShuffleStorage || c.RemoteShuffleManager
+}
+
+// NeedlessShufflePinning reports whether the monitor pins executors for
+// shuffle output that is safe without them: ShuffleTracking is on while
+// Celeborn keeps the shuffle (ShuffleOffExecutors) or decommissioning
+// migrates shuffle blocks (spark.decommission.enabled and
+// spark.storage.decommission.shuffleBlocks.enabled). Turning shuffle
+// tracking off releases such executors after executorIdleTimeout and
+// loses nothing (docs/runbook.md, SparkDRANeedlessShufflePinning).
+func (c Config) NeedlessShufflePinning() bool {
+	return c.ShuffleTracking() && (c.ShuffleOffExecutors() || (c.DecommissionEnabled && c.DecommissionShuffleBlocksEnabled))
+}
+
+// Warning is one thing the settings warn about: a stable Reason (a
+// Prometheus label value) and the Message, in Spark's words where Spark
+// logs it.
+type Warning struct {
+	// Reason names the warning: one of the Warning* constants.
+	Reason string
+	// Message is the text, Spark's own log line where Spark logs it.
+	Message string
+}
+
+// The reasons Warnings reports.
+const (
+	// WarningInitialBelowMin: spark.dynamicAllocation.initialExecutors <
+	// minExecutors; Spark logs it and ignores the setting
+	// (Utils.getDynamicAllocationInitialExecutors).
+	WarningInitialBelowMin = "initial_executors_below_min"
+	// WarningInstancesBelowMin: spark.executor.instances < minExecutors;
+	// Spark logs it and ignores the setting (same method).
+	WarningInstancesBelowMin = "executor_instances_below_min"
+	// WarningTrackingWithOtherMechanism: Spark's own WARN in
+	// ExecutorAllocationManager.validateSettings — the
+	// spark.dynamicAllocation.shuffleTracking.enabled setting is on while
+	// shuffle-block decommissioning or a reliable ShuffleDataIO also makes
+	// DRA safe (docs/spark-dra.md §1.1 rule 7). Spark tests the setting, not
+	// the monitor's effective tracking, so it also fires with the external
+	// shuffle service on (where nothing is pinned).
+	WarningTrackingWithOtherMechanism = "shuffle_tracking_with_other_mechanism"
+	// WarningTrackingWithRemoteShuffleManager: sparkdra's own (Spark logs
+	// nothing): effective shuffle tracking with Celeborn's shuffle manager
+	// but without its ShuffleDataIO, so executors are pinned for shuffle
+	// data that lives in Celeborn.
+	WarningTrackingWithRemoteShuffleManager = "shuffle_tracking_with_remote_shuffle_manager"
+)
+
+// Warnings returns what the settings warn about, in a fixed order: what
+// Spark logs at WARN for them but accepts (docs/spark-dra.md §1.1 rule 7
+// and §1.2), and WarningTrackingWithRemoteShuffleManager.
+func (c Config) Warnings() []Warning {
+	var w []Warning
 	if c.InitialExecutorsSetting >= 0 && c.InitialExecutorsSetting < c.MinExecutors {
-		w = append(w, fmt.Sprintf("%s less than %s is invalid, ignoring its setting, please update your configs.",
-			KeyInitialExecutors, KeyMinExecutors))
+		w = append(w, Warning{WarningInitialBelowMin, fmt.Sprintf(
+			"%s less than %s is invalid, ignoring its setting, please update your configs.",
+			KeyInitialExecutors, KeyMinExecutors)})
 	}
 	if c.ExecutorInstances >= 0 && c.ExecutorInstances < c.MinExecutors {
-		w = append(w, fmt.Sprintf("%s less than %s is invalid, ignoring its setting, please update your configs.",
-			KeyExecutorInstances, KeyMinExecutors))
+		w = append(w, Warning{WarningInstancesBelowMin, fmt.Sprintf(
+			"%s less than %s is invalid, ignoring its setting, please update your configs.",
+			KeyExecutorInstances, KeyMinExecutors)})
 	}
-	if c.ShuffleTracking() && ((c.DecommissionEnabled && c.DecommissionShuffleBlocksEnabled) || c.ReliableShuffleStorage) {
-		w = append(w, "You are enabling both shuffle tracking and other DA supported mechanism, which will cause "+
-			"idle executors not to be released in a timely, please check the configurations.")
+	if c.ShuffleTrackingEnabled && ((c.DecommissionEnabled && c.DecommissionShuffleBlocksEnabled) || c.ReliableShuffleStorage) {
+		w = append(w, Warning{WarningTrackingWithOtherMechanism,
+			"You are enabling both shuffle tracking and other DA supported mechanism, which will cause " +
+				"idle executors not to be released in a timely, please check the configurations."})
+	}
+	if c.ShuffleTracking() && c.RemoteShuffleManager && !c.ReliableShuffleStorage {
+		w = append(w, Warning{WarningTrackingWithRemoteShuffleManager, fmt.Sprintf(
+			"Shuffle tracking keeps executors that ran shuffle map tasks although %s sends shuffle data to Apache Celeborn; "+
+				"set %s to Celeborn's ShuffleDataIO (Spark 3.5+) and %s=false.",
+			KeyShuffleManager, KeyShuffleIOPlugin, KeyShuffleTrackingEnabled)})
 	}
 	return w
 }
@@ -215,7 +293,7 @@ func (c Config) Validate() error {
 			add("%s (%v): Timeout must be >= 0.", t.key, t.v)
 		}
 	}
-	if !c.ShuffleServiceEnabled && !c.ReliableShuffleStorage && !c.ShuffleTrackingEnabled &&
+	if !c.ShuffleServiceEnabled && !c.ShuffleOffExecutors() && !c.ShuffleTrackingEnabled &&
 		!(c.DecommissionEnabled && c.DecommissionShuffleBlocksEnabled) && !c.Testing {
 		add("Dynamic allocation of executors requires one of the following conditions: "+
 			"1) enabling external shuffle service through %s. "+
@@ -242,9 +320,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// celebornClasses are the class names of Apache Celeborn's Spark client
-// that keep shuffle data off the executors.
-var celebornClasses = []string{"org.apache.spark.shuffle.celeborn."}
+// celebornPackage is the package of Apache Celeborn's Spark client classes:
+// its shuffle managers (SparkShuffleManager, …) and CelebornShuffleDataIO.
+const celebornPackage = "org.apache.spark.shuffle.celeborn."
 
 // ParseConfig reads Spark properties (as strings, the way spark-submit and
 // /api/v1/.../environment show them) into a Config with Spark's defaults,
@@ -278,25 +356,18 @@ func ParseConfig(props map[string]string) (Config, error) {
 	p.integer(KeyExecutorCores, &c.ExecutorCores)
 	p.integer(KeyTaskCPUs, &c.TaskCPUs)
 	p.policy(&c)
-	c.ReliableShuffleStorage = usesCeleborn(props)
+	c.ReliableShuffleStorage = isCeleborn(props[KeyShuffleIOPlugin])
+	c.RemoteShuffleManager = isCeleborn(props[KeyShuffleManager])
 	if err := c.Validate(); err != nil {
 		p.errs = append(p.errs, err)
 	}
 	return c, errors.Join(p.errs...)
 }
 
-// usesCeleborn reports whether the properties route shuffle data through
-// Apache Celeborn (design.md, "What an executor holds").
-func usesCeleborn(props map[string]string) bool {
-	for _, k := range []string{KeyShuffleManager, KeyShuffleIOPlugin} {
-		v := strings.TrimSpace(props[k])
-		for _, prefix := range celebornClasses {
-			if strings.HasPrefix(v, prefix) {
-				return true
-			}
-		}
-	}
-	return false
+// isCeleborn reports whether a class name is one of Apache Celeborn's Spark
+// client classes (design.md, "What an executor holds").
+func isCeleborn(class string) bool {
+	return strings.HasPrefix(strings.TrimSpace(class), celebornPackage)
 }
 
 // parser reads typed values out of a property map, collecting errors in

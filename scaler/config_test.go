@@ -2,6 +2,8 @@ package scaler
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -213,17 +215,89 @@ func TestWarnings(t *testing.T) {
 	c := DefaultConfig()
 	c.MinExecutors, c.InitialExecutorsSetting = 3, 1
 	c.DecommissionEnabled = true
-	w := strings.Join(c.Warnings(), "\n")
+	var msgs []string
+	for _, w := range c.Warnings() {
+		msgs = append(msgs, w.Reason+": "+w.Message)
+	}
+	got := strings.Join(msgs, "\n")
 	for _, want := range []string{
-		"spark.dynamicAllocation.initialExecutors less than spark.dynamicAllocation.minExecutors is invalid",
-		"You are enabling both shuffle tracking and other DA supported mechanism",
+		"initial_executors_below_min: spark.dynamicAllocation.initialExecutors less than spark.dynamicAllocation.minExecutors is invalid",
+		"shuffle_tracking_with_other_mechanism: You are enabling both shuffle tracking and other DA supported mechanism",
 	} {
-		if !strings.Contains(w, want) {
-			t.Errorf("warnings %q lack %q", w, want)
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings %q lack %q", got, want)
 		}
 	}
 	if got := DefaultConfig().Warnings(); len(got) != 0 {
 		t.Errorf("defaults warn: %v", got)
+	}
+}
+
+// What pins an executor for shuffle, which warnings the settings raise and whether Spark
+// accepts them, for every combination of the settings involved (design.md, "What an executor
+// holds"; docs/spark-dra.md §1.1 rules 6-7 and §6). Spark's ExecutorMonitor pins exactly when
+// tracking is on and the external shuffle service off; Celeborn and decommissioning only decide
+// whether that pinning is needless and whether DRA is valid with tracking off.
+func TestShufflePinningCombinations(t *testing.T) {
+	const (
+		manager = "org.apache.spark.shuffle.celeborn.SparkShuffleManager"
+		dataIO  = "org.apache.spark.shuffle.celeborn.CelebornShuffleDataIO"
+	)
+	for _, ess := range []bool{false, true} {
+		for _, tracking := range []bool{false, true} {
+			for _, celeborn := range []string{"none", "manager", "dataio", "both"} {
+				for _, decom := range []bool{false, true} {
+					props := map[string]string{
+						KeyShuffleServiceEnabled:  strconv.FormatBool(ess),
+						KeyShuffleTrackingEnabled: strconv.FormatBool(tracking),
+						KeyDecommissionEnabled:    strconv.FormatBool(decom),
+					}
+					if celeborn == "manager" || celeborn == "both" {
+						props[KeyShuffleManager] = manager
+					}
+					if celeborn == "dataio" || celeborn == "both" {
+						props[KeyShuffleIOPlugin] = dataIO
+					}
+					name := fmt.Sprintf("ess=%v tracking=%v celeborn=%s decommission=%v", ess, tracking, celeborn, decom)
+					c, err := ParseConfig(props)
+
+					pins := !ess && tracking // ExecutorMonitor.shuffleTrackingEnabled, nothing else
+					off := celeborn != "none"
+					needless := pins && (off || decom)
+					valid := ess || tracking || off || decom
+					reasons := map[string]bool{}
+					for _, w := range c.Warnings() {
+						reasons[w.Reason] = true
+					}
+					sparkWarns := tracking && (decom || celeborn == "dataio" || celeborn == "both")
+					managerOnly := pins && celeborn == "manager"
+
+					if c.ShuffleTracking() != pins {
+						t.Errorf("%s: ShuffleTracking %v, want %v", name, c.ShuffleTracking(), pins)
+					}
+					if c.NeedlessShufflePinning() != needless {
+						t.Errorf("%s: NeedlessShufflePinning %v, want %v", name, c.NeedlessShufflePinning(), needless)
+					}
+					if (err == nil) != valid {
+						t.Errorf("%s: error %v, want valid=%v", name, err, valid)
+					}
+					if reasons[WarningTrackingWithOtherMechanism] != sparkWarns {
+						t.Errorf("%s: Spark's tracking warning %v, want %v", name, reasons[WarningTrackingWithOtherMechanism], sparkWarns)
+					}
+					if reasons[WarningTrackingWithRemoteShuffleManager] != managerOnly {
+						t.Errorf("%s: remote shuffle manager warning %v, want %v", name,
+							reasons[WarningTrackingWithRemoteShuffleManager], managerOnly)
+					}
+					if needless && len(reasons) == 0 {
+						t.Errorf("%s: needless pinning without a warning", name)
+					}
+					if c.ReliableShuffleStorage != (celeborn == "dataio" || celeborn == "both") {
+						t.Errorf("%s: ReliableShuffleStorage %v: only Celeborn's ShuffleDataIO reports reliable storage", name,
+							c.ReliableShuffleStorage)
+					}
+				}
+			}
+		}
 	}
 }
 

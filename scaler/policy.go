@@ -144,11 +144,11 @@ func (pr *parser) policy(c *Config) {
 // CanMigrateShuffle reports whether removing an executor keeps its shuffle
 // output: decommissioning migrates shuffle blocks
 // (spark.decommission.enabled, spark.storage.decommission.enabled and
-// spark.storage.decommission.shuffleBlocks.enabled) or a shuffle plugin
-// keeps it off the executors (ReliableShuffleStorage).
+// spark.storage.decommission.shuffleBlocks.enabled) or Celeborn keeps it
+// off the executors (ShuffleOffExecutors).
 func (c Config) CanMigrateShuffle() bool {
 	return (c.DecommissionEnabled && c.StorageDecommissionEnabled && c.DecommissionShuffleBlocksEnabled) ||
-		c.ReliableShuffleStorage
+		c.ShuffleOffExecutors()
 }
 
 // CanMigrateRDDBlocks reports whether removing an executor moves its

@@ -145,6 +145,37 @@ func (e ExecutorSummary) Host() string {
 	return strings.TrimSuffix(strings.TrimPrefix(hp[:i], "["), "]")
 }
 
+// RDDStorageInfo is one row of /storage/rdd: a persisted RDD with at least one cached
+// partition. Byte fields are bytes.
+type RDDStorageInfo struct {
+	ID                  int    `json:"id"`
+	Name                string `json:"name"`
+	NumPartitions       int    `json:"numPartitions"`
+	NumCachedPartitions int    `json:"numCachedPartitions"`
+	// StorageLevel is Spark's StorageLevel.description, e.g. "Memory Deserialized 1x
+	// Replicated", "Disk Memory Serialized 1x Replicated": "Disk " first exactly when the level
+	// uses disk.
+	StorageLevel string `json:"storageLevel"`
+	MemoryUsed   int64  `json:"memoryUsed"`
+	DiskUsed     int64  `json:"diskUsed"`
+	// Partitions are its cached blocks (Spark 2.3+ lists them in /storage/rdd too).
+	Partitions []RDDPartitionInfo `json:"partitions"`
+}
+
+// RDDPartitionInfo is one cached block of an RDD: where it is and at which level.
+type RDDPartitionInfo struct {
+	BlockName string `json:"blockName"`
+	// StorageLevel is the block's current level (where it is now, e.g. "Memory Serialized 1x
+	// Replicated" for a MEMORY_AND_DISK block held in memory), as StorageLevel.description.
+	StorageLevel string `json:"storageLevel"`
+	// Executors are the ids of the executors holding the block.
+	Executors []string `json:"executors"`
+}
+
+// LevelUsesDisk reports whether a StorageLevel.description names a level that uses disk
+// (StorageLevel.useDisk): the description starts with "Disk " exactly then.
+func LevelUsesDisk(description string) bool { return strings.HasPrefix(description, "Disk ") }
+
 // Environment is the part of /environment the exporter reads: the explicitly set Spark
 // properties (defaults are not listed; secrets are redacted by Spark).
 type Environment struct {
