@@ -11,6 +11,9 @@ import (
 const (
 	keyMaster       = "spark.master"
 	keyReverseProxy = "spark.ui.reverseProxy"
+	// keyMetricsNamespace replaces the application id as the first part of every key of the
+	// driver's metrics registry (docs/spark-rest.md §5.1).
+	keyMetricsNamespace = "spark.metrics.namespace"
 )
 
 // AppConfig is what the exporter learns from an application's /environment, read once per
@@ -43,6 +46,9 @@ type AppConfig struct {
 	// blocks of RDDs whose storage level does not use disk pin an executor (ExecutorMonitor's
 	// onBlockUpdated: !fetchFromShuffleSvc || !storageLevel.useDisk).
 	DiskCachePins bool
+	// MetricsNamespace is spark.metrics.namespace as set ("" when unset: the registry's keys
+	// then start with the application id).
+	MetricsNamespace string
 	// Problems joins what Spark would reject in these settings (scaler.ParseConfig; nil if
 	// none). Values that did not parse keep Spark's defaults; the rest is used as is.
 	Problems error
@@ -69,6 +75,7 @@ func NewAppConfig(props map[string]string, sparkVersion string) AppConfig {
 		NeedlessShufflePinning: dra.NeedlessShufflePinning(),
 		Warnings:               dra.Warnings(),
 		DiskCachePins:          !(dra.ShuffleServiceEnabled && dra.ShuffleServiceFetchRDDEnabled),
+		MetricsNamespace:       strings.TrimSpace(props[keyMetricsNamespace]),
 		Problems:               err,
 	}
 }

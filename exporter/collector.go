@@ -46,6 +46,7 @@ var _ prometheus.Collector = (*Collector)(nil)
 func NewCollector(reg prometheus.Registerer, store *Store, opts CollectorOptions) (*Collector, error) {
 	c := &Collector{store: store, opts: opts, descs: make(map[string]*prometheus.Desc), names: make(map[string][]string)}
 	c.defs = append(c.defs, appMetrics...)
+	c.defs = append(c.defs, driverMetrics()...)
 	if opts.PerExecutor {
 		c.defs = append(c.defs, executorMetrics...)
 	}
@@ -195,6 +196,7 @@ func (e emitter) app(s *TargetSnapshot) {
 		e.emit(mExecutors, float64(counts[i]), l, string(st))
 	}
 	e.config(a.Config, l)
+	e.allocation(a.Driver, l)
 	if e.c.opts.PerExecutor {
 		for i := range a.Executors {
 			e.executor(&a.Executors[i], a.Config.ShufflePins, l)

@@ -53,6 +53,9 @@ func (d *driver) poll(ctx context.Context, deps pollDeps) (*TargetSnapshot, erro
 	} else {
 		snap.Up = true
 		snap.App = d.observer.Observe(p, now)
+		if p.AllocationErr != nil {
+			d.errors[ReasonMetricsJSON]++
+		}
 	}
 	snap.Errors = make(map[sparkapi.Reason]uint64, len(d.errors))
 	for r, n := range d.errors {
@@ -113,6 +116,7 @@ func (d *driver) read(ctx context.Context, deps pollDeps) (Poll, error) {
 		}
 		p.FinishedStages = len(finished)
 	}
+	p.Allocation, p.AllocationErr = d.readAllocation(ctx, deps, p.Config)
 	return p, nil
 }
 

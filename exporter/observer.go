@@ -24,6 +24,10 @@ type Poll struct {
 	// CachedRDDs is /storage/rdd; nil when not read (only read when the external shuffle
 	// service serves disk-persisted RDD blocks, AppConfig.DiskCachePins false).
 	CachedRDDs []sparkapi.RDDStorageInfo
+	// Allocation is the driver's own allocation manager state from /metrics/json; nil when the
+	// application does not run Spark's own DRA or the read failed (AllocationErr says why).
+	Allocation    *sparkapi.AllocationMetrics
+	AllocationErr error
 }
 
 // memoryBlockHolders returns the ids of the executors holding an RDD block at a level that does
@@ -112,6 +116,7 @@ func (o *Observer) Observe(p Poll, now time.Time) *AppSnapshot {
 	snap.MaxNeededExecutors = maxNeeded(snap.PendingTasks+snap.RunningTasks, p.Config.DRA.ExecutorAllocationRatio,
 		snap.TasksPerExecutor)
 	snap.Executors = o.observeExecutors(p, now)
+	snap.Driver = p.Allocation
 	return snap
 }
 

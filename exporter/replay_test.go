@@ -141,7 +141,7 @@ func TestReplayRealSpark(t *testing.T) {
 			d := newDriver(staticTarget(t, srv, ""))
 			clock := newFakeClock()
 			deps := pollDeps{client: testClient(), timeout: 5 * time.Second, now: clock.Now}
-			var polls, agree, near, compared, busy, idleSeen int
+			var polls, agree, near, compared, busy, idleSeen, driverRead int
 			for _, tk := range ticks {
 				clock.now = t0.Add(time.Duration(tk.t * float64(time.Second)))
 				rd.mu.Lock()
@@ -165,6 +165,18 @@ func TestReplayRealSpark(t *testing.T) {
 				}
 				for p, b := range tk.payloads {
 					if strings.HasPrefix(p, "/metrics/json") {
+						// The driver's own state, as read by the exporter, is the recorded one.
+						for _, name := range []string{"numberTargetExecutors", "numberAllExecutors", "numberExecutorsPendingToRemove"} {
+							want, ok := driverMetric(b, name)
+							if snap.App.Driver == nil {
+								t.Fatalf("t=%.1f: the driver's own state was not read", tk.t)
+							}
+							got, read := snap.App.Driver.Gauges[name]
+							if !ok || !read || got != want {
+								t.Fatalf("t=%.1f: driver's %s read %v (%v), recorded %v (%v)", tk.t, name, got, read, want, ok)
+							}
+							driverRead++
+						}
 						if want, ok := driverMetric(b, "numberMaxNeededExecutors"); ok {
 							compared++
 							diff := float64(snap.App.MaxNeededExecutors) - want
@@ -183,7 +195,7 @@ func TestReplayRealSpark(t *testing.T) {
 			}
 			t.Logf("%d polls; max-needed equal to the driver's own in %d of %d seconds, within 2 in %d; %d busy and %d idle executor-samples",
 				polls, agree, compared, near, busy, idleSeen)
-			if polls < 100 || compared < 100 || busy == 0 || idleSeen == 0 {
+			if polls < 100 || compared < 100 || busy == 0 || idleSeen == 0 || driverRead < 3*compared {
 				t.Fatalf("recording too thin: %d polls, %d compared, %d busy, %d idle", polls, compared, busy, idleSeen)
 			}
 			// Reads within one recorded second are sequential (stages, executors, jobs, then the

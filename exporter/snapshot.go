@@ -98,6 +98,9 @@ type AppSnapshot struct {
 	TasksPerExecutor   int
 	MaxNeededExecutors int
 	Executors          []ExecutorSnapshot // sorted by ID as Spark sorts them: as strings
+	// Driver is the driver's own allocation manager state (its /metrics/json); nil when not
+	// read (Spark's own DRA off, or the read failed).
+	Driver *sparkapi.AllocationMetrics
 }
 
 // StateCounts counts the executors per state, in the order of ExecutorStates.

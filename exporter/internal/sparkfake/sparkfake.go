@@ -10,6 +10,7 @@ package sparkfake
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -51,6 +52,13 @@ type Driver struct {
 	FinishedStages               int
 	RunningJobs                  int
 	Executors                    []Executor
+	// Allocation sets the ExecutorAllocationManager metrics of /metrics/json/ by Spark's name
+	// (numberTargetExecutors, numberExecutorsKilledByDriver, …; unset ones are 0). The source is
+	// only listed when Props turn dynamic allocation on, as Spark registers it.
+	Allocation map[string]float64
+	// MetricsNamespace, when set, replaces the application id in the registry's keys, as
+	// spark.metrics.namespace does.
+	MetricsNamespace string
 
 	mu       sync.RWMutex
 	payloads map[string][]byte
@@ -58,7 +66,8 @@ type Driver struct {
 
 // Generate returns a driver running app i with the given numbers of executors (half busy with
 // 4 tasks each, the others idle holding cache, shuffle output, both or nothing) and active
-// stages (each with 100 tasks, 25 done), on Spark 4.0.1 with dynamic allocation on.
+// stages (each with 100 tasks, 25 done), on Spark 4.0.1 with dynamic allocation on; its
+// allocation manager targets two executors more than it has.
 func Generate(i, executors, stages int) *Driver {
 	d := &Driver{
 		AppID:        fmt.Sprintf("app-20261121120000-%04d", i),
@@ -75,6 +84,15 @@ func Generate(i, executors, stages int) *Driver {
 		},
 		FinishedStages: 7,
 		RunningJobs:    1,
+		// The allocation manager wants two more than it has, and has released and lost some.
+		Allocation: map[string]float64{
+			"numberTargetExecutors":             float64(executors + 2),
+			"numberMaxNeededExecutors":          float64(stages * 75 / 4),
+			"numberExecutorsToAdd":              2,
+			"numberAllExecutors":                float64(executors),
+			"numberExecutorsKilledByDriver":     5,
+			"numberExecutorsExitedUnexpectedly": 1,
+		},
 	}
 	for s := range stages {
 		d.ActiveStages = append(d.ActiveStages, Stage{ID: 100 + s, Tasks: 100, CompletedIndices: 25, ActiveTasks: 10})
@@ -117,6 +135,7 @@ func (d *Driver) Render() {
 	}
 	p[prefix+"/jobs?status=running"] = marshal(jobs)
 	p[prefix+"/executors"] = marshal(d.executors())
+	p["/metrics/json/"] = marshal(d.metricsRegistry())
 	d.mu.Lock()
 	d.payloads = p
 	d.mu.Unlock()
@@ -146,6 +165,36 @@ func (d *Driver) environment() map[string]any {
 		"classpathEntries":  [][]string{},
 		"resourceProfiles":  []any{},
 	}
+}
+
+// metricsTemplatePrefix is the application id in the keys of templates/metrics.json (a real
+// Spark 4.1.4 driver's registry, recorded by e2e/cmd/record).
+const metricsTemplatePrefix = "app-20261121211847-0000."
+
+// eamKey marks the keys of the ExecutorAllocationManager source.
+const eamKey = "driver.ExecutorAllocationManager.executors."
+
+func (d *Driver) metricsRegistry() map[string]any {
+	reg := template("metrics.json")
+	ns := cmp.Or(d.MetricsNamespace, d.AppID) + "."
+	dra := d.Props["spark.dynamicAllocation.enabled"] == "true"
+	for section, field := range map[string]string{"gauges": "value", "counters": "count", "histograms": "", "meters": "", "timers": ""} {
+		in, _ := reg[section].(map[string]any)
+		out := make(map[string]any, len(in))
+		for k, v := range in {
+			rest := strings.TrimPrefix(k, metricsTemplatePrefix)
+			name, isEAM := strings.CutPrefix(rest, eamKey)
+			if isEAM && !dra {
+				continue
+			}
+			if isEAM && field != "" {
+				v = map[string]any{field: d.Allocation[name]}
+			}
+			out[ns+rest] = v
+		}
+		reg[section] = out
+	}
+	return reg
 }
 
 func (d *Driver) stages() []any {
@@ -195,7 +244,8 @@ func (d *Driver) executors() []any {
 	return out
 }
 
-// ServeHTTP answers /api/v1/... as the driver would; unknown paths get Spark's 404 text.
+// ServeHTTP answers /api/v1/... and /metrics/json/ as the driver would; unknown paths get
+// Spark's 404 text.
 func (d *Driver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimPrefix(r.URL.Path, "/api/v1")
 	if q := r.URL.Query(); len(q["status"]) > 0 {
