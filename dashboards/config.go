@@ -48,6 +48,14 @@ type Config struct {
 	// BelowTargetFor is how long live executors may stay below DRA's target
 	// (alert SparkDRAExecutorsBelowTarget).
 	BelowTargetFor model.Duration `json:"belowTargetFor"`
+	// ExitedUnexpectedlyThreshold: this many executors exiting unexpectedly within
+	// ExitedUnexpectedlyWindow (the driver's own count, Spark's own DRA only) fire the alert
+	// SparkExecutorsExitedUnexpectedly.
+	ExitedUnexpectedlyThreshold int `json:"exitedUnexpectedlyThreshold"`
+	// ExitedUnexpectedlyWindow is the range of that alert's increase().
+	ExitedUnexpectedlyWindow model.Duration `json:"exitedUnexpectedlyWindow"`
+	// ExitedUnexpectedlyFor is that alert's `for:`.
+	ExitedUnexpectedlyFor model.Duration `json:"exitedUnexpectedlyFor"`
 	// DriverDownFor is how long a driver may stay unscrapeable (alert SparkDriverUnreachable).
 	DriverDownFor model.Duration `json:"driverDownFor"`
 	// StaleThreshold: a scaler decision based on an observation older than this is stale
@@ -84,28 +92,31 @@ type Config struct {
 // DefaultConfig returns the configuration the committed dashboards and rules are generated from.
 func DefaultConfig() Config {
 	return Config{
-		RunbookBaseURL:       "https://github.com/sparkdra/sparkdra/blob/main/docs/runbook.md",
-		IdleCostResolution:   model.Duration(30 * time.Second),
-		ShuffleIdleThreshold: model.Duration(15 * time.Minute),
-		ShuffleIdleFor:       model.Duration(5 * time.Minute),
-		NeedlessPinFor:       model.Duration(10 * time.Minute),
-		CacheIdleThreshold:   model.Duration(30 * time.Minute),
-		CacheIdleFor:         model.Duration(5 * time.Minute),
-		BacklogThreshold:     model.Duration(time.Minute),
-		BacklogFor:           model.Duration(10 * time.Minute),
-		BelowTargetFor:       model.Duration(15 * time.Minute),
-		DriverDownFor:        model.Duration(5 * time.Minute),
-		StaleThreshold:       model.Duration(time.Minute),
-		StaleFor:             model.Duration(2 * time.Minute),
-		ExporterJob:          "spark-dra-exporter",
-		ScalerJob:            "spark-dra-scaler",
-		ExporterDownFor:      model.Duration(5 * time.Minute),
-		ScalerDownFor:        model.Duration(5 * time.Minute),
-		PollErrorRatio:       0.5,
-		PollErrorsFor:        model.Duration(10 * time.Minute),
-		PollOverrunFor:       model.Duration(10 * time.Minute),
-		HPAMaxedFor:          model.Duration(15 * time.Minute),
-		PodStartupAllowance:  model.Duration(5 * time.Minute),
+		RunbookBaseURL:              "https://github.com/sparkdra/sparkdra/blob/main/docs/runbook.md",
+		IdleCostResolution:          model.Duration(30 * time.Second),
+		ShuffleIdleThreshold:        model.Duration(15 * time.Minute),
+		ShuffleIdleFor:              model.Duration(5 * time.Minute),
+		NeedlessPinFor:              model.Duration(10 * time.Minute),
+		CacheIdleThreshold:          model.Duration(30 * time.Minute),
+		CacheIdleFor:                model.Duration(5 * time.Minute),
+		BacklogThreshold:            model.Duration(time.Minute),
+		BacklogFor:                  model.Duration(10 * time.Minute),
+		BelowTargetFor:              model.Duration(15 * time.Minute),
+		DriverDownFor:               model.Duration(5 * time.Minute),
+		StaleThreshold:              model.Duration(time.Minute),
+		StaleFor:                    model.Duration(2 * time.Minute),
+		ExporterJob:                 "spark-dra-exporter",
+		ScalerJob:                   "spark-dra-scaler",
+		ExporterDownFor:             model.Duration(5 * time.Minute),
+		ScalerDownFor:               model.Duration(5 * time.Minute),
+		PollErrorRatio:              0.5,
+		PollErrorsFor:               model.Duration(10 * time.Minute),
+		PollOverrunFor:              model.Duration(10 * time.Minute),
+		HPAMaxedFor:                 model.Duration(15 * time.Minute),
+		PodStartupAllowance:         model.Duration(5 * time.Minute),
+		ExitedUnexpectedlyThreshold: 1,
+		ExitedUnexpectedlyWindow:    model.Duration(10 * time.Minute),
+		ExitedUnexpectedlyFor:       model.Duration(0),
 	}
 }
 
@@ -135,6 +146,7 @@ func (c Config) Validate() error {
 		{"cacheIdleThreshold", c.CacheIdleThreshold},
 		{"backlogThreshold", c.BacklogThreshold},
 		{"staleThreshold", c.StaleThreshold},
+		{"exitedUnexpectedlyWindow", c.ExitedUnexpectedlyWindow},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -151,6 +163,7 @@ func (c Config) Validate() error {
 		{"exporterDownFor", c.ExporterDownFor}, {"scalerDownFor", c.ScalerDownFor},
 		{"pollErrorsFor", c.PollErrorsFor}, {"pollOverrunFor", c.PollOverrunFor},
 		{"hpaMaxedFor", c.HPAMaxedFor}, {"podStartupAllowance", c.PodStartupAllowance},
+		{"exitedUnexpectedlyFor", c.ExitedUnexpectedlyFor},
 	}
 	for _, p := range nonNegative {
 		if p.d < 0 {
@@ -162,6 +175,9 @@ func (c Config) Validate() error {
 	}
 	if c.ExporterJob == "" || c.ScalerJob == "" {
 		errs = append(errs, errors.New("exporterJob and scalerJob must not be empty"))
+	}
+	if c.ExitedUnexpectedlyThreshold < 1 {
+		errs = append(errs, fmt.Errorf("exitedUnexpectedlyThreshold must be >= 1, got %d", c.ExitedUnexpectedlyThreshold))
 	}
 	if c.RunbookBaseURL == "" {
 		errs = append(errs, errors.New("runbookBaseURL must not be empty"))

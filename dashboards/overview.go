@@ -60,17 +60,19 @@ func demandRow(d *dashboard.DashboardBuilder, b *board, sel string) *dashboard.D
 
 func executorsRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) *dashboard.DashboardBuilder {
 	const sizes, states = "Max needed vs DRA target vs actual executors", "Executors by state"
+	const removals, leaving = "Executor removals by reason (driver)", "Executors leaving (driver)"
 	soSel := matchers(cfg.ScalerSelector, `scaledobject_namespace=~"$namespace"`)
 	return d.WithRow(dashboard.NewRowBuilder("Executors")).
 		WithPanel(timeSeries(sizes,
 			"Max needed: ceil((pending + running) × executorAllocationRatio / tasks per executor), the most DRA would ever ask for now. "+
 				"DRA target: numExecutorsTarget of spark-dra-scaler, one line per ScaledObject (a ScaledObject may serve several applications). "+
-				"Applications that run Spark's own DRA have no target line: the driver keeps its target to itself. "+
+				"For applications that run Spark's own DRA, DRA target (driver) is the driver's own numberTargetExecutors, read from its /metrics/json. "+
 				"Actual: executors alive now. maxExecutors: the application's spark.dynamicAllocation.maxExecutors, when set.",
 			"short").
 			WithTarget(b.target(sizes, "A", fmt.Sprintf("max by (%s) (spark_dra_max_needed_executors{%s})", appLabels, sel), "max needed "+appLegend, RequiresSparkdra)).
 			WithTarget(b.target(sizes, "B", fmt.Sprintf("max by (scaledobject_namespace, scaledobject) (spark_dra_scaler_target_executors{%s})", soSel), "DRA target {{scaledobject_namespace}}/{{scaledobject}}", RequiresSparkdra)).
 			WithTarget(b.target(sizes, "C", fmt.Sprintf("sum by (%s) (spark_dra_executors{%s})", appLabels, sel), "actual "+appLegend, RequiresSparkdra)).
+			WithTarget(b.target(sizes, "E", fmt.Sprintf("max by (%s) (spark_dra_driver_target_executors{%s})", appLabels, sel), "DRA target (driver) "+appLegend, RequiresSparkdra)).
 			// Spark's default maxExecutors is Int.MaxValue: leave that out, it would flatten the chart.
 			WithTarget(b.target(sizes, "D", fmt.Sprintf("max by (%s) (spark_dra_config_max_executors{%s}) < 2147483647", appLabels, sel), "maxExecutors "+appLegend, RequiresSparkdra))).
 		WithPanel(stacked(timeSeries(states,
@@ -78,7 +80,18 @@ func executorsRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel strin
 				"idle: removable after executorIdleTimeout. idle_cache: held by cachedExecutorIdleTimeout. "+
 				"idle_shuffle, idle_cache_shuffle: kept because they hold shuffle data (shuffle tracking without an external or remote shuffle service).",
 			"short")).
-			WithTarget(b.target(states, "A", fmt.Sprintf("sum by (%s, state) (spark_dra_executors{%s})", appLabels, sel), "{{app_name}} {{state}}", RequiresSparkdra)))
+			WithTarget(b.target(states, "A", fmt.Sprintf("sum by (%s, state) (spark_dra_executors{%s})", appLabels, sel), "{{app_name}} {{state}}", RequiresSparkdra))).
+		WithPanel(timeSeries(removals,
+			"Executors the application lost per minute, by reason, as its driver counts them (applications running Spark's own DRA): "+
+				"killed_by_driver (DRA released an idle executor), decommissioned (gracefully), decommission_unfinished, "+
+				"exited_unexpectedly (the executor died: OOM kill, node loss, pod eviction; the alert SparkExecutorsExitedUnexpectedly fires on these).",
+			"opm").
+			WithTarget(b.target(removals, "A", fmt.Sprintf("sum by (%s, reason) (rate(spark_dra_driver_executors_removed_total{%s}[$__rate_interval])) * 60", appLabels, sel), "{{app_name}} {{reason}}", RequiresSparkdra))).
+		WithPanel(timeSeries(leaving,
+			"Executors the driver has asked to remove that are not gone yet (pending removal), and executors being decommissioned, as the driver's allocation manager counts them (applications running Spark's own DRA).",
+			"short").
+			WithTarget(b.target(leaving, "A", fmt.Sprintf("max by (%s) (spark_dra_driver_executors_pending_to_remove{%s})", appLabels, sel), "pending removal "+appLegend, RequiresSparkdra)).
+			WithTarget(b.target(leaving, "B", fmt.Sprintf("max by (%s) (spark_dra_driver_decommissioning_executors{%s})", appLabels, sel), "decommissioning "+appLegend, RequiresSparkdra)))
 }
 
 func idleRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) *dashboard.DashboardBuilder {

@@ -24,6 +24,8 @@ var knownMetrics = map[string]bool{
 	"spark_executor_idle_duration_seconds": true, "spark_executor_shuffle_active": true,
 	"spark_dra_config_min_executors": true, "spark_dra_config_max_executors": true,
 	"spark_dra_config_enabled": true, "spark_app_info": true,
+	"spark_dra_driver_target_executors": true, "spark_dra_driver_executors_pending_to_remove": true,
+	"spark_dra_driver_decommissioning_executors": true, "spark_dra_driver_executors_removed_total": true,
 	// docs/metrics.md: the exporter's own view of each driver poll.
 	"spark_dra_exporter_scrape_success": true, "spark_dra_exporter_scrape_errors_total": true, "spark_dra_exporter_scrape_duration_seconds": true,
 	"spark_dra_exporter_poll_interval_seconds": true,

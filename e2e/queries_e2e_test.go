@@ -27,6 +27,11 @@ type queryResult struct {
 var mayBeEmpty = map[string]string{
 	// The closed loop runs with Spark's own DRA off: the application sets no maxExecutors.
 	"spark-dra-overview/Max needed vs DRA target vs actual executors/D": "the application sets no spark.dynamicAllocation.maxExecutors (DRA off)",
+	// The driver's own allocation state: only applications running Spark's own DRA have one.
+	"spark-dra-overview/Max needed vs DRA target vs actual executors/E": "the application runs with Spark's own DRA off (no /metrics/json allocation source)",
+	"spark-dra-overview/Executor removals by reason (driver)/A":         "the application runs with Spark's own DRA off (no /metrics/json allocation source)",
+	"spark-dra-overview/Executors leaving (driver)/A":                   "the application runs with Spark's own DRA off (no /metrics/json allocation source)",
+	"spark-dra-overview/Executors leaving (driver)/B":                   "the application runs with Spark's own DRA off (no /metrics/json allocation source)",
 	// Errors per second by reason: the scaler had no errors in a healthy run.
 	"spark-dra-scaler/Errors per second by reason/A": "no scaler errors in a healthy run",
 	// Poll errors: a healthy driver answered every poll.
