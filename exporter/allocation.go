@@ -8,7 +8,7 @@ import (
 	"github.com/sparkdra/sparkdra/exporter/sparkapi"
 )
 
-// ReasonMetricsJSON is the spark_scrape_errors_total reason of a poll whose /metrics/json could
+// ReasonMetricsJSON is the spark_dra_exporter_scrape_errors_total reason of a poll whose /metrics/json could
 // not be read or had no ExecutorAllocationManager source. Such a poll still succeeds: only the
 // spark_dra_driver_* series are left out of it.
 const ReasonMetricsJSON sparkapi.Reason = "metrics_json"
