@@ -75,13 +75,14 @@ func TestSourcesPerAddress(t *testing.T) {
 	def.set(backlogged())
 	other.set(backlogged())
 	built := 0
-	s := newTestServer(t, def, clock, Options{SourceFor: func(addr string) (Source, error) {
-		if addr != "http://thanos:9090" {
-			t.Errorf("source for %q", addr)
-		}
-		built++
-		return other, nil
-	}})
+	s := newTestServer(t, def, clock, Options{AllowedAddresses: mustRules(t, "http://thanos:9090"),
+		SourceFor: func(addr string) (Source, error) {
+			if addr != "http://thanos:9090" {
+				t.Errorf("source for %q", addr)
+			}
+			built++
+			return other, nil
+		}})
 	for i := range 5 {
 		if _, err := s.lookup(ref(fmt.Sprint("default-", i), meta())); err != nil {
 			t.Fatal(err)

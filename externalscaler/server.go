@@ -25,9 +25,15 @@ type Options struct {
 	// (--exporter.url). Nil makes their observations unavailable.
 	DefaultSource Source
 	// SourceFor builds the Source for a ScaledObject's prometheusAddress;
-	// called once per distinct address. Nil makes such ScaledObjects
-	// unavailable.
+	// called once per distinct address while a ScaledObject uses it (the
+	// Source is dropped with the last one). It must not carry the default
+	// source's credentials: the address is chosen by whoever writes the
+	// ScaledObject. Nil makes such ScaledObjects unavailable.
 	SourceFor func(address string) (Source, error)
+	// AllowedAddresses are the --prometheus.allowed-address rules: a
+	// prometheusAddress no rule allows makes the ScaledObject invalid
+	// (InvalidTriggerError). None refuses every prometheusAddress.
+	AllowedAddresses AddressRules
 	// Staleness is the oldest observation a decision may use (default 60s).
 	Staleness time.Duration
 	// Tick is the period of the decision loop (default 1s).
@@ -99,7 +105,7 @@ type Server struct {
 	streamDone func() // test hook: a StreamIsActive returned
 
 	tickMu  sync.Mutex        // one Tick at a time
-	sources map[string]Source // by address, owned by Tick
+	sources map[string]Source // by prometheusAddress in use, owned by Tick
 }
 
 // object is one tracked ScaledObject.
@@ -147,6 +153,9 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closing) })
 }
 
+// Marking reports whether scale-down victims are marked (Options.Marker set).
+func (s *Server) Marking() bool { return s.opts.Marker != nil }
+
 // Health returns the gRPC health server to register next to the scaler:
 // NOT_SERVING while any tracked ScaledObject's data is stale or missing.
 func (s *Server) Health() *health.Server { return s.health }
@@ -176,6 +185,11 @@ func (s *Server) lookup(ref *pb.ScaledObjectRef) (*object, error) {
 		return o, nil
 	}
 	cfg, err := ParseTrigger(ref.GetScalerMetadata())
+	if err == nil && cfg.PrometheusAddress != "" {
+		if aerr := s.opts.AllowedAddresses.Check(cfg.PrometheusAddress); aerr != nil {
+			err = fmt.Errorf("%s %q: %w", KeyPrometheusAddress, cfg.PrometheusAddress, aerr)
+		}
+	}
 	if err != nil {
 		s.metrics.errors.WithLabelValues("invalid_metadata").Inc()
 		return nil, &InvalidTriggerError{Key: key, Err: err}

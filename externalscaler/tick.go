@@ -43,7 +43,8 @@ func onGrid(start, now time.Time, tick time.Duration) time.Time {
 }
 
 // Tick makes one round of decisions as of now: it forgets ScaledObjects no
-// RPC asked about for ForgetAfter, reads each distinct source once, steps
+// RPC asked about for ForgetAfter (and the per-address sources no remaining
+// ScaledObject uses), reads each distinct source once, steps
 // every engine, marks scale-down victims before a lower decision is
 // published, then publishes all decisions and updates health.
 func (s *Server) Tick(ctx context.Context, now time.Time) {
@@ -53,6 +54,11 @@ func (s *Server) Tick(ctx context.Context, now time.Time) {
 	groups := map[string][]*object{}
 	for _, o := range objs {
 		groups[o.cfg.PrometheusAddress] = append(groups[o.cfg.PrometheusAddress], o)
+	}
+	for addr := range s.sources {
+		if _, used := groups[addr]; !used {
+			delete(s.sources, addr) // its last ScaledObject was forgotten or changed address
+		}
 	}
 	snaps := s.fetchAll(ctx, now, groups)
 	healthy := true

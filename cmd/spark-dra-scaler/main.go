@@ -51,6 +51,7 @@ type options struct {
 	PrometheusURL   string
 	PrometheusTO    time.Duration
 	PrometheusCfg   string
+	AllowedAddrs    []string
 	ExporterURL     string
 	Tick            time.Duration
 	Staleness       time.Duration
@@ -87,6 +88,11 @@ func (o *options) validate() error {
 	}
 	if o.Staleness > 0 && o.Tick > 0 && o.Staleness < o.Tick {
 		errs = append(errs, fmt.Errorf("--scaler.staleness (%v) must be at least --scaler.tick (%v)", o.Staleness, o.Tick))
+	}
+	for _, a := range o.AllowedAddrs {
+		if _, err := externalscaler.ParseAddressRule(a); err != nil {
+			errs = append(errs, fmt.Errorf("--prometheus.allowed-address %q: %w", a, err))
+		}
 	}
 	if (o.TLSCertFile == "") != (o.TLSKeyFile == "") {
 		errs = append(errs, errors.New("--grpc.tls-cert-file and --grpc.tls-key-file go together"))
@@ -142,12 +148,18 @@ func newApp(o *options) *kingpin.Application {
 	app.Flag("web.config.file", "exporter-toolkit web configuration file (TLS, basic auth) for the HTTP side: "+
 		"https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md").StringVar(&o.WebConfigFile)
 	app.Flag("prometheus.url", "Prometheus HTTP API (Prometheus, Thanos, Mimir) to read the exporter's gauges from; "+
-		"ScaledObjects may override it with the prometheusAddress trigger key. Two instant queries per tick per address.").
+		"ScaledObjects may name another with the prometheusAddress trigger key when --prometheus.allowed-address "+
+		"allows it. Two instant queries per tick per address.").
 		StringVar(&o.PrometheusURL)
 	app.Flag("prometheus.timeout", "Deadline of one Prometheus query.").Default("10s").DurationVar(&o.PrometheusTO)
 	app.Flag("prometheus.http-config-file", "Prometheus HTTP client configuration (YAML, as in Prometheus' "+
 		"http_config: basic_auth, authorization, oauth2, tls_config, proxy_url, http_headers such as "+
-		"X-Scope-OrgID for Mimir) used for --prometheus.url and every prometheusAddress.").StringVar(&o.PrometheusCfg)
+		"X-Scope-OrgID for Mimir) for --prometheus.url only: a ScaledObject's prometheusAddress is queried "+
+		"without it.").StringVar(&o.PrometheusCfg)
+	app.Flag("prometheus.allowed-address", "URL prefix a ScaledObject's prometheusAddress may name, e.g. "+
+		"http://thanos-query.monitoring.svc:9090 (same scheme and host:port, path at or below). Repeatable; "+
+		"none refuses every prometheusAddress (an invalid ScaledObject). Such addresses are queried without "+
+		"credentials.").StringsVar(&o.AllowedAddrs)
 	app.Flag("exporter.url", "spark-dra-exporter /metrics URL, read directly when no Prometheus is used "+
 		"(the embedded default, e.g. http://localhost:9141/metrics).").StringVar(&o.ExporterURL)
 	app.Flag("scaler.tick", "Period of the decision loop: every ScaledObject's engine steps once per tick.").
@@ -192,45 +204,8 @@ func serve(ctx context.Context, o options, logger *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("spark_dra_scaler"))
-	var srv *externalscaler.Server
-	observe := func(q string, d time.Duration, err error) { srv.ObserveQuery(q, d, err) }
-	rt, err := prometheusTransport(o.PrometheusCfg, o.PrometheusTO)
+	srv, err := newServer(o, reg, logger)
 	if err != nil {
-		return err
-	}
-	promSource := func(addr string) (externalscaler.Source, error) {
-		c, err := api.NewClient(api.Config{Address: addr, RoundTripper: rt})
-		if err != nil {
-			return nil, err
-		}
-		return externalscaler.NewPrometheusSource(promv1.NewAPI(c), observe), nil
-	}
-	opts := externalscaler.Options{SourceFor: promSource, Staleness: o.Staleness, Tick: o.Tick,
-		ForgetAfter: o.ForgetAfter, Registerer: reg, Logger: logger}
-	switch {
-	case o.PrometheusURL != "":
-		src, err := promSource(o.PrometheusURL)
-		if err != nil {
-			return err
-		}
-		opts.DefaultSource = src
-	case o.ExporterURL != "":
-		opts.DefaultSource = externalscaler.NewExporterSource(o.ExporterURL, &http.Client{Timeout: o.PrometheusTO})
-	default:
-		logger.Warn("no --prometheus.url or --exporter.url: only ScaledObjects with prometheusAddress get decisions")
-	}
-	if o.MarkVictims {
-		m, err := newMarker(o.KubeConfig)
-		switch {
-		case err != nil && o.KubeConfig != "":
-			return err
-		case err != nil:
-			logger.Warn("victim marking off: no Kubernetes configuration", "err", err)
-		default:
-			opts.Marker = m
-		}
-	}
-	if srv, err = externalscaler.NewServer(opts); err != nil {
 		return err
 	}
 	tlsCfg, err := externalscaler.ServerTLSConfig(o.TLSCertFile, o.TLSKeyFile, o.TLSClientCAFile)
@@ -248,7 +223,8 @@ func serve(ctx context.Context, o options, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("serving KEDA external scaler", "grpc", lis.Addr().String(), "tls", tlsCfg != nil,
-		"client_certs", o.TLSClientCAFile != "", "victims_mark", opts.Marker != nil)
+		"client_certs", o.TLSClientCAFile != "", "victims_mark", srv.Marking(),
+		"allowed_addresses", o.AllowedAddrs)
 
 	httpSrv := &http.Server{Handler: srv.Handler(reg), ReadHeaderTimeout: 10 * time.Second}
 	flags := &web.FlagConfig{WebListenAddresses: &o.WebListen, WebSystemdSocket: new(bool), WebConfigFile: &o.WebConfigFile}
@@ -282,14 +258,75 @@ func serve(ctx context.Context, o options, logger *slog.Logger) error {
 	return err
 }
 
+// newServer builds the externalscaler.Server from the flags: the default
+// source (--prometheus.url with --prometheus.http-config-file, or
+// --exporter.url), per-ScaledObject Prometheus sources limited to
+// --prometheus.allowed-address and sent without credentials, and the victim
+// marker.
+func newServer(o options, reg prometheus.Registerer, logger *slog.Logger) (*externalscaler.Server, error) {
+	var srv *externalscaler.Server
+	observe := func(q string, d time.Duration, err error) { srv.ObserveQuery(q, d, err) }
+	promSource := func(addr string, rt http.RoundTripper) (externalscaler.Source, error) {
+		c, err := api.NewClient(api.Config{Address: addr, RoundTripper: rt})
+		if err != nil {
+			return nil, err
+		}
+		return externalscaler.NewPrometheusSource(promv1.NewAPI(c), observe), nil
+	}
+	var rules externalscaler.AddressRules
+	for _, a := range o.AllowedAddrs {
+		r, err := externalscaler.ParseAddressRule(a)
+		if err != nil {
+			return nil, fmt.Errorf("--prometheus.allowed-address %q: %w", a, err)
+		}
+		rules = append(rules, r)
+	}
+	opts := externalscaler.Options{AllowedAddresses: rules, Staleness: o.Staleness, Tick: o.Tick,
+		ForgetAfter: o.ForgetAfter, Registerer: reg, Logger: logger}
+	if len(rules) > 0 {
+		// A ScaledObject's author chooses the address: the scaler's own credentials
+		// never go there, and every request (redirects too) must stay within the rules.
+		plain := rules.Transport(plainTransport(o.PrometheusTO))
+		opts.SourceFor = func(addr string) (externalscaler.Source, error) { return promSource(addr, plain) }
+	}
+	switch {
+	case o.PrometheusURL != "":
+		rt, err := prometheusTransport(o.PrometheusCfg, o.PrometheusTO)
+		if err != nil {
+			return nil, err
+		}
+		src, err := promSource(o.PrometheusURL, rt)
+		if err != nil {
+			return nil, err
+		}
+		opts.DefaultSource = src
+	case o.ExporterURL != "":
+		opts.DefaultSource = externalscaler.NewExporterSource(o.ExporterURL, &http.Client{Timeout: o.PrometheusTO})
+	default:
+		logger.Warn("no --prometheus.url or --exporter.url: only ScaledObjects with prometheusAddress get decisions")
+	}
+	if o.MarkVictims {
+		m, err := newMarker(o.KubeConfig)
+		switch {
+		case err != nil && o.KubeConfig != "":
+			return nil, err
+		case err != nil:
+			logger.Warn("victim marking off: no Kubernetes configuration", "err", err)
+		default:
+			opts.Marker = m
+		}
+	}
+	var err error
+	srv, err = externalscaler.NewServer(opts) // assigned, not declared: observe reads this srv
+	return srv, err
+}
+
 // prometheusTransport builds the HTTP transport for Prometheus queries:
 // from the http_config file when given, else client_golang's default; the
 // response headers must arrive within timeout.
 func prometheusTransport(file string, timeout time.Duration) (http.RoundTripper, error) {
 	if file == "" {
-		t := api.DefaultRoundTripper.(*http.Transport).Clone()
-		t.ResponseHeaderTimeout = timeout
-		return t, nil
+		return plainTransport(timeout), nil
 	}
 	cfg, _, err := promconfig.LoadHTTPConfigFile(file)
 	if err != nil {
@@ -300,6 +337,14 @@ func prometheusTransport(file string, timeout time.Duration) (http.RoundTripper,
 		return nil, fmt.Errorf("--prometheus.http-config-file: %w", err)
 	}
 	return timeoutRoundTripper{rt, timeout}, nil
+}
+
+// plainTransport is client_golang's default transport, without credentials,
+// whose response headers must arrive within timeout.
+func plainTransport(timeout time.Duration) *http.Transport {
+	t := api.DefaultRoundTripper.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = timeout
+	return t
 }
 
 // timeoutRoundTripper bounds each request by a deadline.

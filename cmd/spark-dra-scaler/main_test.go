@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,8 +19,11 @@ import (
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 func defaults() options {
@@ -31,10 +36,12 @@ func TestValidate(t *testing.T) {
 		edit func(*options)
 		want []string
 	}{
-		"defaults":         {func(*options) {}, nil},
-		"two sources":      {func(o *options) { o.PrometheusURL, o.ExporterURL = "http://p:9090", "http://e:9141/metrics" }, []string{"exclude each other"}},
-		"relative url":     {func(o *options) { o.PrometheusURL = "prometheus:9090" }, []string{`--prometheus.url "prometheus:9090"`}},
-		"zero tick":        {func(o *options) { o.Tick = 0 }, []string{"--scaler.tick (0s) must be > 0"}},
+		"defaults":     {func(*options) {}, nil},
+		"two sources":  {func(o *options) { o.PrometheusURL, o.ExporterURL = "http://p:9090", "http://e:9141/metrics" }, []string{"exclude each other"}},
+		"relative url": {func(o *options) { o.PrometheusURL = "prometheus:9090" }, []string{`--prometheus.url "prometheus:9090"`}},
+		"zero tick":    {func(o *options) { o.Tick = 0 }, []string{"--scaler.tick (0s) must be > 0"}},
+		"allowed address with credentials": {func(o *options) { o.AllowedAddrs = []string{"http://u:p@thanos:9090"} },
+			[]string{`--prometheus.allowed-address "http://u:p@thanos:9090": user info is not allowed`}},
 		"staleness < tick": {func(o *options) { o.Staleness = 500 * time.Millisecond }, []string{"--scaler.staleness (500ms) must be at least --scaler.tick (1s)"}},
 		"every problem": {func(o *options) {
 			o.GRPCListen, o.TLSKeyFile, o.TLSClientCAFile = "", "k.pem", "ca.pem"
@@ -193,5 +200,113 @@ func TestFlagNames(t *testing.T) {
 		if !f.Hidden && f.Name != "help" && !strings.Contains(f.Name, ".") {
 			t.Errorf("flag --%s has no group", f.Name)
 		}
+	}
+}
+
+// recorder is a Prometheus HTTP API stand-in (empty answers) that keeps every
+// request's headers.
+type recorder struct {
+	*httptest.Server
+	mu   sync.Mutex
+	reqs []http.Header
+}
+
+func newRecorder(t *testing.T, h http.HandlerFunc) *recorder {
+	rec := &recorder{}
+	rec.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.mu.Lock()
+		rec.reqs = append(rec.reqs, r.Header.Clone())
+		rec.mu.Unlock()
+		if h != nil {
+			h(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"success","data":{"resultType":"vector","result":[]}}`)
+	}))
+	t.Cleanup(rec.Close)
+	return rec
+}
+
+func (r *recorder) requests() []http.Header {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reqs)
+}
+
+// A ScaledObject's prometheusAddress never receives the scaler's own
+// Prometheus credentials (--prometheus.http-config-file applies to
+// --prometheus.url only); an address no --prometheus.allowed-address allows
+// is an invalid ScaledObject and is never queried, not even by a redirect
+// from an allowed one. The wiring is main's own (newServer).
+func TestScaledObjectAddressGetsNoCredentials(t *testing.T) {
+	for name, cfg := range map[string]string{
+		"basic auth and tenant header": "basic_auth: {username: scaler, password: s3cret}\nhttp_headers: {X-Scope-OrgID: {values: [tenant-1]}}\n",
+		"bearer token":                 "authorization: {type: Bearer, credentials: t0ken}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			def := newRecorder(t, nil)       // --prometheus.url
+			allowed := newRecorder(t, nil)   // a ScaledObject's prometheusAddress, allowed
+			forbidden := newRecorder(t, nil) // another one, allowed by no rule
+			redirector := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, forbidden.URL+r.URL.Path, http.StatusFound) // allowed, but sends the scaler on
+			})
+			file := filepath.Join(t.TempDir(), "http.yml")
+			if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			o := defaults()
+			o.PrometheusURL, o.PrometheusCfg = def.URL, file
+			o.AllowedAddrs = []string{allowed.URL, redirector.URL + "/"}
+			srv, err := newServer(o, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := func(name, addr string) error {
+				m := map[string]string{"scalerAddress": "x:9090", "selector": `app_name="etl"`}
+				if addr != "" {
+					m["prometheusAddress"] = addr
+				}
+				_, err := srv.GetMetricSpec(t.Context(), &pb.ScaledObjectRef{Namespace: "spark", Name: name, ScalerMetadata: m})
+				return err
+			}
+			for so, addr := range map[string]string{"uses-default": "", "uses-allowed": allowed.URL, "uses-redirector": redirector.URL} {
+				if err := spec(so, addr); err != nil {
+					t.Fatalf("%s: %v", so, err)
+				}
+			}
+			err = spec("uses-forbidden", forbidden.URL)
+			if status.Code(err) != codes.InvalidArgument {
+				t.Fatalf("forbidden address: %v, want InvalidArgument", err)
+			}
+			for _, w := range []string{"ScaledObject spark/uses-forbidden", "prometheusAddress", "--prometheus.allowed-address (" + allowed.URL} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("%q lacks %q", err, w)
+				}
+			}
+			srv.Tick(t.Context(), time.Now())
+
+			credentialed := func(h http.Header) bool {
+				return h.Get("Authorization") != "" || h.Get("X-Scope-OrgID") != ""
+			}
+			// The control: the default source does carry them, so the check below can fail.
+			if rs := def.requests(); len(rs) == 0 || !credentialed(rs[0]) {
+				t.Fatalf("--prometheus.url: %d requests, first %v; want credentials", len(rs), rs)
+			}
+			for who, r := range map[string]*recorder{"allowed": allowed, "redirector": redirector} {
+				rs := r.requests()
+				if len(rs) == 0 {
+					t.Errorf("%s address never queried", who)
+				}
+				for _, h := range rs {
+					if credentialed(h) {
+						t.Errorf("%s address received credentials: %v", who, h)
+					}
+				}
+			}
+			if n := len(forbidden.requests()); n != 0 {
+				t.Errorf("the forbidden address received %d requests", n)
+			}
+		})
 	}
 }
