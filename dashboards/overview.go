@@ -7,6 +7,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
 
 // OverviewUID is the Grafana UID of the Spark DRA overview dashboard.
@@ -91,7 +92,26 @@ func executorsRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel strin
 			"Executors the driver has asked to remove that are not gone yet (pending removal), and executors being decommissioned, as the driver's allocation manager counts them (applications running Spark's own DRA).",
 			"short").
 			WithTarget(b.target(leaving, "A", fmt.Sprintf("max by (%s) (spark_dra_driver_executors_pending_to_remove{%s})", appLabels, sel), "pending removal "+appLegend, RequiresSparkdra)).
-			WithTarget(b.target(leaving, "B", fmt.Sprintf("max by (%s) (spark_dra_driver_decommissioning_executors{%s})", appLabels, sel), "decommissioning "+appLegend, RequiresSparkdra)))
+			WithTarget(b.target(leaving, "B", fmt.Sprintf("max by (%s) (spark_dra_driver_decommissioning_executors{%s})", appLabels, sel), "decommissioning "+appLegend, RequiresSparkdra))).
+		WithPanel(requestedPanel(b, soSel))
+}
+
+// requestedPanel shows what spark-dra-scaler asked for against what registered: the executors
+// still starting (pending) and the requests it cancelled before they registered.
+func requestedPanel(b *board, soSel string) *timeseries.PanelBuilder {
+	const title = "Requested vs live executors (spark-dra-scaler)"
+	by := "scaledobject_namespace, scaledobject"
+	legend := " {{scaledobject_namespace}}/{{scaledobject}}"
+	return timeSeries(title,
+		"Requested: the executor count spark-dra-scaler answers (desired). Live: executors in its latest observation. "+
+			"Pending: executors asked for by earlier answers that have not registered yet; a gap that lasts is executor start-up "+
+			"(scheduling, image pull, JVM start). Cancelled: requests dropped before they registered; only requests older than "+
+			"executorIdleTimeout are cancelled, as Spark's Kubernetes allocator does (docs/scaler.md).",
+		"short").
+		WithTarget(b.target(title, "A", fmt.Sprintf("max by (%s) (spark_dra_scaler_desired_executors{%s})", by, soSel), "requested"+legend, RequiresSparkdra)).
+		WithTarget(b.target(title, "B", fmt.Sprintf("max by (%s) (spark_dra_scaler_live_executors{%s})", by, soSel), "live"+legend, RequiresSparkdra)).
+		WithTarget(b.target(title, "C", fmt.Sprintf("max by (%s) (spark_dra_scaler_pending_executors{%s})", by, soSel), "pending"+legend, RequiresSparkdra)).
+		WithTarget(b.target(title, "D", fmt.Sprintf("sum by (%s) (increase(spark_dra_scaler_cancelled_requests_total{%s}[$__rate_interval]))", by, soSel), "cancelled"+legend, RequiresSparkdra))
 }
 
 func idleRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) *dashboard.DashboardBuilder {

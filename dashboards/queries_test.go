@@ -35,7 +35,8 @@ var knownMetrics = map[string]bool{
 	"spark_dra_scaler_removable_executors": true, "spark_dra_scaler_desired_replicas": true,
 	"spark_dra_scaler_observation_age_seconds": true, "spark_dra_scaler_decisions_total": true,
 	"spark_dra_scaler_errors_total": true, "spark_dra_scaler_prometheus_query_duration_seconds_bucket": true,
-	"spark_dra_scaler_scaledobjects": true,
+	"spark_dra_scaler_scaledobjects": true, "spark_dra_scaler_pending_executors": true,
+	"spark_dra_scaler_cancelled_requests_total": true,
 
 	"kube_horizontalpodautoscaler_status_current_replicas": true, "kube_horizontalpodautoscaler_spec_max_replicas": true,
 	"kube_horizontalpodautoscaler_info": true, "kube_pod_status_phase": true, "kube_pod_owner": true,

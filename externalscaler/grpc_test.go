@@ -138,12 +138,21 @@ func TestValuesAndActivity(t *testing.T) {
 		t.Errorf("health %v, want SERVING", got)
 	}
 
+	// One executor live, two asked for: one pending, protected, in /decisions.
+	if d := s.Decision(ObjectKey{"spark", "workers"}); d.RequestedExecutors != 2 || len(d.PendingRequests) != 0 {
+		t.Errorf("first decision: requested %d pending %v, want 2 and none yet (pending counts from the next tick)", d.RequestedExecutors, d.PendingRequests)
+	}
+
 	// The sustained timeout passes: the ramp adds 1 (the first add added
 	// 2, not 1, so the step restarts at 1), then 2, 4…
 	clock.Advance(time.Second)
 	s.Tick(ctx, clock.Now())
 	if v, _, _ := value(); v != 3 {
 		t.Errorf("after the sustained timeout: value %v, want 3", v)
+	}
+	if d := s.Decision(ObjectKey{"spark", "workers"}); len(d.PendingRequests) != 1 || !d.PendingRequests[0].Protected ||
+		d.PendingRequests[0].AgeSeconds != 1 || d.ProtectedRequests != 1 {
+		t.Errorf("after the sustained timeout: pending %+v protected %d, want one request 1 s old, protected", d.PendingRequests, d.ProtectedRequests)
 	}
 
 	// The driver cannot be read: Unavailable, never a zero, and NOT_SERVING.
@@ -274,7 +283,11 @@ func TestStreamIsActive(t *testing.T) {
 	recv(true)
 	tick(backlogged()) // no transition: nothing sent
 	tick(backlogged())
-	tick(idle) // busy executor gone, no demand → false
+	// The busy executor is gone and there is no demand, but the executors
+	// asked for are younger than executorIdleTimeout (60 s): still active.
+	tick(idle)
+	clock.Advance(60 * time.Second)
+	tick(idle) // the requests are past the timeout: cancelled → false
 	recv(false)
 	cancel()
 	_, err = stream.Recv()

@@ -153,7 +153,8 @@ func TestSelfMetricNames(t *testing.T) {
 	want := []string{"spark_dra_scaler_desired_executors", "spark_dra_scaler_target_executors",
 		"spark_dra_scaler_max_needed_executors", "spark_dra_scaler_live_executors", "spark_dra_scaler_removable_executors",
 		"spark_dra_scaler_desired_replicas", "spark_dra_scaler_observation_age_seconds", "spark_dra_scaler_decisions_total",
-		"spark_dra_scaler_errors_total", "spark_dra_scaler_prometheus_query_duration_seconds", "spark_dra_scaler_scaledobjects"}
+		"spark_dra_scaler_errors_total", "spark_dra_scaler_prometheus_query_duration_seconds", "spark_dra_scaler_scaledobjects",
+		"spark_dra_scaler_pending_executors", "spark_dra_scaler_cancelled_requests_total"}
 	for _, n := range want {
 		if !got[n] {
 			t.Errorf("missing %s", n)

@@ -9,11 +9,12 @@ import (
 
 // selfMetrics are spark-dra-scaler's own metrics (docs/contracts.md §2).
 type selfMetrics struct {
-	desired, target, maxNeeded, live, removable, replicas, age *prometheus.GaugeVec
-	decisions                                                  prometheus.Counter
-	errors                                                     *prometheus.CounterVec
-	queryDuration                                              *prometheus.HistogramVec
-	scaledObjects                                              prometheus.Gauge
+	desired, target, maxNeeded, live, removable, replicas, age, pending *prometheus.GaugeVec
+	cancelled                                                           *prometheus.CounterVec
+	decisions                                                           prometheus.Counter
+	errors                                                              *prometheus.CounterVec
+	queryDuration                                                       *prometheus.HistogramVec
+	scaledObjects                                                       prometheus.Gauge
 }
 
 var soLabels = []string{"scaledobject", "scaledobject_namespace"}
@@ -30,6 +31,11 @@ func newSelfMetrics() *selfMetrics {
 		removable: g("spark_dra_scaler_removable_executors", "Timed-out executors chosen for removal by the latest decision."),
 		replicas:  g("spark_dra_scaler_desired_replicas", "ceil(desired executors / executorsPerReplica) of the latest decision."),
 		age:       g("spark_dra_scaler_observation_age_seconds", "Age of the observation the latest decision used."),
+		pending: g("spark_dra_scaler_pending_executors",
+			"Executors asked for by earlier answers that have not registered yet (requested minus live), as of the latest decision."),
+		cancelled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spark_dra_scaler_cancelled_requests_total",
+			Help: "Executors asked for and cancelled (answered fewer) before they registered; only requests older than executorIdleTimeout are cancelled."},
+			soLabels),
 		decisions: prometheus.NewCounter(prometheus.CounterOpts{Name: "spark_dra_scaler_decisions_total",
 			Help: "Decisions made: one per ScaledObject per tick with a usable observation."}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "spark_dra_scaler_errors_total",
@@ -50,14 +56,14 @@ func newSelfMetrics() *selfMetrics {
 func (m *selfMetrics) register(r prometheus.Registerer) error {
 	var errs []error
 	for _, c := range []prometheus.Collector{m.desired, m.target, m.maxNeeded, m.live, m.removable, m.replicas, m.age,
-		m.decisions, m.errors, m.queryDuration, m.scaledObjects} {
+		m.pending, m.cancelled, m.decisions, m.errors, m.queryDuration, m.scaledObjects} {
 		errs = append(errs, r.Register(c))
 	}
 	return errors.Join(errs...)
 }
 
 func (m *selfMetrics) gauges() []*prometheus.GaugeVec {
-	return []*prometheus.GaugeVec{m.desired, m.target, m.maxNeeded, m.live, m.removable, m.replicas, m.age}
+	return []*prometheus.GaugeVec{m.desired, m.target, m.maxNeeded, m.live, m.removable, m.replicas, m.age, m.pending}
 }
 
 // record publishes a decision's gauges; an unusable one removes them (no
@@ -78,6 +84,8 @@ func (m *selfMetrics) record(r *DecisionRecord) {
 	set(m.live, float64(r.LiveExecutors))
 	set(m.removable, float64(len(r.Remove)))
 	set(m.replicas, float64(r.DesiredReplicas))
+	set(m.pending, float64(len(r.PendingRequests)))
+	m.cancelled.WithLabelValues(k.Name, k.Namespace).Add(float64(r.CancelledRequests))
 	if r.Observation != nil {
 		set(m.age, r.Observation.AgeSeconds)
 	}

@@ -43,6 +43,23 @@ type DecisionRecord struct {
 	DesiredReplicas int `json:"desiredReplicas"`
 	// Remove lists the executors chosen for removal, in Spark's order.
 	Remove []string `json:"remove"`
+	// RemovalHeld: the removals wait because protected requests are
+	// pending (docs/scaler.md, "Requested executors are not thrown away").
+	RemovalHeld bool `json:"removalHeld,omitempty"`
+	// RequestedExecutors is what this answer asks for: desiredReplicas ×
+	// executorsPerReplica.
+	RequestedExecutors int `json:"requestedExecutors"`
+	// PendingRequests are the executors asked for by earlier answers that
+	// have not registered yet, oldest first.
+	PendingRequests []PendingRequestRecord `json:"pendingRequests"`
+	// ProtectedRequests counts the pending requests younger than
+	// executorIdleTimeout: they are not cancelled.
+	ProtectedRequests int `json:"protectedRequests"`
+	// CancelledRequests counts the requests this decision cancelled (all
+	// older than executorIdleTimeout); CancelledRequestsTotal since the
+	// ScaledObject was first seen by this scaler process.
+	CancelledRequests      int    `json:"cancelledRequests"`
+	CancelledRequestsTotal uint64 `json:"cancelledRequestsTotal"`
 	// Executors explains every executor: its state and why it is kept.
 	Executors []ExecutorRecord `json:"executors"`
 	// Marked says whether pod deletion costs were set for this decision.
@@ -63,6 +80,15 @@ type ObservationRecord struct {
 	StageSubmitted         bool      `json:"stageSubmitted"`
 }
 
+// PendingRequestRecord is one executor asked for and not registered yet.
+type PendingRequestRecord struct {
+	// Since is the decision that first asked for it.
+	Since      time.Time `json:"since"`
+	AgeSeconds float64   `json:"ageSeconds"`
+	// Protected: younger than executorIdleTimeout, so not cancelled.
+	Protected bool `json:"protected"`
+}
+
 // ExecutorRecord explains one executor of a decision.
 type ExecutorRecord struct {
 	ID                  string  `json:"id"`
@@ -81,7 +107,7 @@ type ExecutorRecord struct {
 // newRecord copies what the RPCs and /decisions need out of d (whose slices
 // belong to the engine).
 func newRecord(key ObjectKey, tc *TriggerConfig, obs *scaler.Observation, info ObservationInfo,
-	d *scaler.Decision, now time.Time) *DecisionRecord {
+	d *scaler.Decision, cancelledTotal uint64, now time.Time) *DecisionRecord {
 	r := &DecisionRecord{
 		ScaledObject: key, Time: now,
 		Observation: &ObservationRecord{
@@ -93,13 +119,23 @@ func newRecord(key ObjectKey, tc *TriggerConfig, obs *scaler.Observation, info O
 		Target: d.Target, TargetDelta: d.TargetDelta, MaxNeeded: d.MaxNeeded, NumExecutorsToAdd: d.NumExecutorsToAdd,
 		Initializing: d.Initializing, AddTime: d.AddTime, LiveExecutors: d.LiveExecutors,
 		Desired: d.Desired, ExecutorsPerReplica: tc.ExecutorsPerReplica, DesiredReplicas: tc.DesiredReplicas(d.Desired),
-		Remove:    append([]string{}, d.Remove...),
-		Executors: make([]ExecutorRecord, len(d.Executors)),
+		Remove:      append([]string{}, d.Remove...),
+		Executors:   make([]ExecutorRecord, len(d.Executors)),
+		RemovalHeld: d.RemovalHeld, RequestedExecutors: d.RequestedExecutors,
+		PendingRequests:   make([]PendingRequestRecord, len(d.Pending)),
+		ProtectedRequests: d.ProtectedRequests, CancelledRequests: d.CancelledRequests,
+		CancelledRequestsTotal: cancelledTotal,
+	}
+	for i, p := range d.Pending {
+		r.PendingRequests[i] = PendingRequestRecord{Since: p.Since, AgeSeconds: p.Age.Seconds(), Protected: p.Protected}
 	}
 	for i, v := range d.Executors {
 		r.Executors[i] = ExecutorRecord{
 			ID: v.ID, Host: v.Host, State: v.State.String(), Reason: reason(&v), Holds: v.Holds.String(),
 			IdleDurationSeconds: v.IdleDuration.Seconds(), TimeoutSeconds: timeoutSeconds(v.Timeout),
+		}
+		if d.RemovalHeld && v.State == scaler.ExecutorRemove {
+			r.Executors[i].Reason = "timed out and chosen for removal; waits while requests younger than executorIdleTimeout are pending"
 		}
 	}
 	return r
@@ -107,7 +143,7 @@ func newRecord(key ObjectKey, tc *TriggerConfig, obs *scaler.Observation, info O
 
 func failedRecord(key ObjectKey, tc *TriggerConfig, now time.Time, err *UnavailableError) *DecisionRecord {
 	return &DecisionRecord{ScaledObject: key, Time: now, Error: err.Error(), ExecutorsPerReplica: tc.ExecutorsPerReplica,
-		unavailable: err, Remove: []string{}, Executors: []ExecutorRecord{}}
+		unavailable: err, Remove: []string{}, Executors: []ExecutorRecord{}, PendingRequests: []PendingRequestRecord{}}
 }
 
 func timeoutSeconds(d time.Duration) float64 {

@@ -198,6 +198,7 @@ func (s *Server) lookup(ref *pb.ScaledObjectRef) (*object, error) {
 	if err != nil {
 		return nil, &InvalidTriggerError{Key: key, Err: err}
 	}
+	eng.SetExecutorsPerReplica(cfg.ExecutorsPerReplica)
 	n := &object{key: key, meta: maps.Clone(ref.GetScalerMetadata()), cfg: cfg, engine: eng}
 	n.lastSeen.Store(now)
 	s.mu.Lock()

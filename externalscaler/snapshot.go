@@ -310,6 +310,7 @@ func (s *Snapshot) Observe(sel Selector) (scaler.Observation, ObservationInfo, e
 		if !s.sawUp {
 			return obs, info, unavailable("stale", "the data source has no spark_up series: no exporter data to decide from")
 		}
+		obs.NoApplication = true
 		return obs, info, nil
 	}
 	slices.SortFunc(matched, func(x, y *App) int { return strings.Compare(x.ID(), y.ID()) })

@@ -123,6 +123,7 @@ func (s *Server) collect(now time.Time) []*object {
 		if o.lastSeen.Load() < cutoff {
 			delete(s.objects, k)
 			s.metrics.forget(k)
+			s.metrics.cancelled.DeleteLabelValues(k.Name, k.Namespace)
 			continue
 		}
 		objs = append(objs, o)
@@ -197,7 +198,7 @@ func (s *Server) decide(o *object, f fetched, now time.Time) *DecisionRecord {
 			"observation is %s old (bound %s); applications %v", age.Round(time.Millisecond), s.opts.Staleness, info.Apps))
 	}
 	d := o.engine.Step(&obs, now)
-	rec := newRecord(o.key, &o.cfg, &obs, info, &d, now)
+	rec := newRecord(o.key, &o.cfg, &obs, info, &d, o.engine.CancelledRequests(), now)
 	s.metrics.decisions.Inc()
 	return rec
 }

@@ -157,6 +157,29 @@ func (a *allocator) onSchedulerQueueEmpty() {
 	}
 }
 
+// backlogBroke applies what Spark did in a gap of the backlog that the
+// observations missed (the exporter restarted spark_dra_backlog_duration_seconds
+// at the new stages' submission: the old stages had completed before the
+// new ones were submitted). Spark's listener saw the queue empty
+// (onSchedulerQueueEmpty: add timer cleared, ramp step back to 1), and its
+// schedule() tick in the gap found nothing pending or running, so
+// updateAndSyncNumExecutorsTarget lowered every target to
+// max(0, minExecutors) (docs/spark-dra.md §3, §5). Running tasks of stages
+// that stayed active through the gap are not known here and are taken as
+// none. The caller re-arms the timer at the new backlog's start.
+func (a *allocator) backlogBroke() {
+	a.onSchedulerQueueEmpty()
+	if a.initializing {
+		return
+	}
+	for i := range a.profiles {
+		p := &a.profiles[i]
+		if p.target > a.cfg.MinExecutors {
+			p.target = a.cfg.MinExecutors
+		}
+	}
+}
+
 // maxNeeded is maxNumExecutorsNeededPerResourceProfile (docs/spark-dra.md §4).
 func (a *allocator) maxNeeded(p *profileState, d demand) int {
 	pendingSpec := d.pendingSpeculativeTasks(p.id)

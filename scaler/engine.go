@@ -22,6 +22,16 @@ type Engine struct {
 	rverdict []RemovalVerdict
 	verdicts []ExecutorVerdict
 	remove   []string
+
+	// req tracks the executors asked for and not yet registered
+	// (requests.go); unprotected switches the protection off (tests only).
+	req         requests
+	unprotected bool
+	pendingOut  []PendingRequest
+
+	// the previous observation's backlog, to see it restart (backlogBroke).
+	prevBacklogged bool
+	prevBacklog    time.Duration
 }
 
 // NewEngine validates cfg and returns an Engine at Spark's start state.
@@ -29,7 +39,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Engine{alloc: newAllocator(cfg, nil)}, nil
+	return &Engine{alloc: newAllocator(cfg, nil), req: requests{unit: 1}}, nil
 }
 
 // Config returns the settings the Engine runs with.
@@ -101,7 +111,13 @@ func (e *Engine) Step(obs *Observation, now time.Time) Decision {
 	if obs.StageSubmitted {
 		a.initializing = false
 	}
-	if obs.PendingTasks > 0 || obs.PendingSpeculativeTasks > 0 {
+	backlogged := obs.PendingTasks > 0 || obs.PendingSpeculativeTasks > 0
+	restarted := backlogged && e.prevBacklogged && obs.BacklogDuration < e.prevBacklog
+	e.prevBacklogged, e.prevBacklog = backlogged, max(0, obs.BacklogDuration)
+	if restarted {
+		a.backlogBroke()
+	}
+	if backlogged {
 		a.onSchedulerBacklogged(addSat(n, -int64(max(0, obs.BacklogDuration))))
 	} else {
 		a.onSchedulerQueueEmpty()
@@ -133,18 +149,47 @@ func (e *Engine) Step(obs *Observation, now time.Time) Decision {
 	target := a.totalTarget()
 	live := len(obs.Executors)
 	desired := max(target, live-len(e.remove))
+	// Requested executors are not thrown away (requests.go): while any
+	// request is younger than executorIdleTimeout, nothing pending is
+	// cancelled and the removals wait, because a ReplicaSet deletes pods
+	// that are not ready (and the newest) before any chosen victim.
+	if obs.NoApplication {
+		e.req.forget()
+	}
+	e.req.settle(live, n)
+	young := e.req.young(n, a.cfg.ExecutorIdleTimeout)
+	held := false
+	if young > 0 && !e.unprotected {
+		held = len(e.remove) > 0
+		desired = max(desired, live+len(e.req.pending))
+	}
 	desired = min(max(desired, a.cfg.MinExecutors), a.cfg.MaxExecutors)
+	e.pendingOut = e.pendingOut[:0]
+	for _, t := range e.req.pending {
+		age := time.Duration(n - t)
+		e.pendingOut = append(e.pendingOut, PendingRequest{Since: fromNanos(t), Age: age,
+			Protected: age <= a.cfg.ExecutorIdleTimeout && !e.unprotected})
+	}
+	cancelled := e.req.answer(desired, live, n)
 	d := Decision{
-		Time:              now,
-		Target:            target,
-		TargetDelta:       target - before,
-		MaxNeeded:         a.totalMaxNeeded(e),
-		NumExecutorsToAdd: a.totalToAdd(),
-		Initializing:      a.initializing,
-		LiveExecutors:     live,
-		Remove:            e.remove,
-		Desired:           desired,
-		Executors:         e.verdicts,
+		Time:               now,
+		Target:             target,
+		TargetDelta:        target - before,
+		MaxNeeded:          a.totalMaxNeeded(e),
+		NumExecutorsToAdd:  a.totalToAdd(),
+		Initializing:       a.initializing,
+		LiveExecutors:      live,
+		Remove:             e.remove,
+		Desired:            desired,
+		Executors:          e.verdicts,
+		RemovalHeld:        held,
+		Pending:            e.pendingOut,
+		ProtectedRequests:  young,
+		CancelledRequests:  cancelled,
+		RequestedExecutors: e.req.requested,
+	}
+	if e.unprotected {
+		d.ProtectedRequests = 0
 	}
 	if a.addTime != notSet {
 		d.AddTime = fromNanos(a.addTime)

@@ -72,6 +72,10 @@ type Observation struct {
 	StageSubmitted bool
 	// Executors: the live executors (the driver excluded), in any order.
 	Executors []ExecutorObservation
+	// NoApplication: the source selects no running application (they have
+	// ended). Pending requests are then dropped without counting them as
+	// cancelled: nothing is left to use them.
+	NoApplication bool
 }
 
 // ExecutorObservation is one live executor in an Observation.
@@ -165,9 +169,27 @@ type Decision struct {
 	LiveExecutors int
 	// Remove lists the executors DRA removes now, sorted as Spark sorts them.
 	Remove []string
-	// Desired is max(Target, LiveExecutors − len(Remove)) clamped to
-	// [minExecutors, maxExecutors]: the executor count the scaler reports.
+	// Desired is the executor count the scaler reports: max(Target,
+	// LiveExecutors − len(Remove)), raised to LiveExecutors + len(Pending)
+	// while any pending request is protected (younger than
+	// executorIdleTimeout), clamped to [minExecutors, maxExecutors].
 	Desired int
+	// RemovalHeld: Remove is Spark's choice, but the removals wait because
+	// protected requests are pending (a scale-down would cancel those
+	// first); Desired does not drop for them yet.
+	RemovalHeld bool
+	// Pending are the executors asked for by earlier answers and not
+	// registered yet, oldest first, as of before this Step's answer.
+	Pending []PendingRequest
+	// ProtectedRequests counts the Pending ones younger than
+	// executorIdleTimeout.
+	ProtectedRequests int
+	// CancelledRequests counts the pending requests this answer cancelled
+	// (all older than executorIdleTimeout).
+	CancelledRequests int
+	// RequestedExecutors is what this answer asks for: Desired rounded up
+	// to whole replicas (SetExecutorsPerReplica).
+	RequestedExecutors int
 	// Executors explains every observed executor, sorted by id as strings.
 	Executors []ExecutorVerdict
 }
