@@ -95,6 +95,9 @@ func (d *driver) read(ctx context.Context, deps pollDeps) (Poll, error) {
 		return Poll{}, d.forgetOnNotFound(err)
 	}
 	p.ActiveStages, p.Executors = stages, execs
+	if keys := d.observer.backlogBreakCandidates(stages); len(keys) > 0 {
+		p.LeftStages = readLeftStages(get, prefix, keys)
+	}
 	if p.Config.ShufflePins {
 		var jobs []sparkapi.JobData
 		if err := get(prefix+"/jobs", url.Values{"status": {"running"}}, &jobs); err != nil {

@@ -55,7 +55,7 @@ var (
 	mRunning = metricDef{"spark_dra_running_tasks", "Tasks running now, speculative copies included." + pollNote,
 		prometheus.GaugeValue, scopeApp, nil}
 	mBacklog = metricDef{"spark_dra_backlog_duration_seconds",
-		"How long pending tasks > 0 has held without a break, 0 when none. Counted from the first poll that saw the backlog, so under-estimated by up to one poll interval; a gap shorter than the interval goes unseen.",
+		"How long pending tasks > 0 has held without a break, 0 when none. Counted from the first poll that saw the backlog, so under-estimated by up to one poll interval. A gap between two polls is seen when the stages with pending tasks all completed before the new ones were submitted: the duration then restarts at the new stages' submission time.",
 		prometheus.GaugeValue, scopeApp, nil}
 	mStages = metricDef{"spark_dra_stages_submitted",
 		"Stage attempts the driver lists as submitted (ACTIVE, COMPLETE, FAILED); > 0 ends Spark's initializing phase. After the first one, counted from the active list across polls: a stage shorter than a poll interval may be missed.",

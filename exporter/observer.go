@@ -28,6 +28,9 @@ type Poll struct {
 	// application does not run Spark's own DRA or the read failed (AllocationErr says why).
 	Allocation    *sparkapi.AllocationMetrics
 	AllocationErr error
+	// LeftStages are the stage attempts with pending tasks at the previous poll that have left
+	// the ACTIVE list, read only when the backlog may have broken in between (stageboundary.go).
+	LeftStages []sparkapi.StageData
 }
 
 // memoryBlockHolders returns the ids of the executors holding an RDD block at a level that does
@@ -81,6 +84,9 @@ type Observer struct {
 	backlogSince time.Time
 	finished     int
 	active       map[stageKey]struct{}
+	// stages with pending tasks at the previous poll, and its time (stageboundary.go)
+	backlogStages map[stageKey]struct{}
+	lastPoll      time.Time
 }
 
 type executorTrack struct {
@@ -110,6 +116,10 @@ func (o *Observer) Observe(p Poll, now time.Time) *AppSnapshot {
 		snap.PendingTasks += max(0, s.NumTasks-s.NumCompletedIndices-s.NumActiveTasks)
 		snap.RunningTasks += s.NumActiveTasks
 	}
+	if since := o.backlogRestart(p, now); !since.IsZero() && snap.PendingTasks > 0 {
+		o.backlogSince = since
+	}
+	o.rememberBacklogStages(p.ActiveStages, now)
 	snap.BacklogFor = o.observeBacklog(snap.PendingTasks > 0, now)
 	snap.StagesSubmitted = o.observeStages(p)
 	snap.TasksPerExecutor = p.Config.DRA.TasksPerExecutor()

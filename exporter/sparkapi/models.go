@@ -84,6 +84,7 @@ type StageData struct {
 	NumKilledTasks      int    `json:"numKilledTasks"`
 	NumCompletedIndices int    `json:"numCompletedIndices"`
 	SubmissionTime      *Date  `json:"submissionTime,omitempty"`
+	CompletionTime      *Date  `json:"completionTime,omitempty"`
 	ResourceProfileID   *int   `json:"resourceProfileId,omitempty"`
 }
 

@@ -106,6 +106,8 @@ func (l *StageList) decodeFast(b []byte) error {
 				st.NumCompletedIndices, err = integer(v)
 			case "submissionTime":
 				st.SubmissionTime, err = date(v)
+			case "completionTime":
+				st.CompletionTime, err = date(v)
 			case "resourceProfileId":
 				st.ResourceProfileID, err = optInt(v)
 			}
