@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image with both sparkdra binaries, static (CGO_ENABLED=0), on a distroless base that has
-# no shell and runs as the non-root user 65532. Build: make image (IMAGE=sparkdra:latest).
+# no shell and runs as the non-root user 65532. Build with Docker: make image-docker
+# (IMAGE=sparkdra:latest). `make image` builds the same image without a daemon (image/build.go);
+# image/image_test.go checks that the two agree on user, entrypoint, ports and binary paths.
 # The manifests pick the binary with `command:`.
 
 FROM golang:1.26.8-bookworm AS build

@@ -96,7 +96,7 @@ func healthRules(cfg Config) []monitoringv1.Rule {
 				cfg.ExporterJob, cfg.ExporterDownFor)),
 		alert(cfg, "SparkDRAScalerDown", "critical", cfg.ScalerDownFor, downExpr(cfg.ScalerJob),
 			"spark-dra-scaler is down or not scraped.",
-			fmt.Sprintf(`Prometheus has not scraped spark-dra-scaler (job %s{{ with $labels.instance }}, target {{ . }}{{ end }}) for %s. If the scaler itself is down, KEDA cannot reach the external-push trigger of any sparkdra ScaledObject: its fallback holds their size and no Spark application scales.`,
+			fmt.Sprintf(`Prometheus has not scraped spark-dra-scaler (job %s{{ with $labels.instance }}, target {{ . }}{{ end }}) for %s. If the scaler itself is down, KEDA cannot reach the external-push trigger of any sparkdra ScaledObject: their HPAs get no metric and keep the current replica count, and no Spark application scales.`,
 				cfg.ScalerJob, cfg.ScalerDownFor)),
 		alert(cfg, "SparkDRAExporterPollErrors", "warning", cfg.PollErrorsFor,
 			fmt.Sprintf(`count without (driver) (spark_dra_exporter_scrape_success{%[1]s} == 0) / count without (driver) (spark_dra_exporter_scrape_success{%[1]s}) >= %[2]g`,
