@@ -27,8 +27,13 @@ fmt-check:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))"; \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+# Files behind a build tag (the e2e tiers) are vetted too: once per tag found in a //go:build line.
+VET_TAGS ?= $(shell git grep -h '^//go:build' -- '*.go' 2>/dev/null | grep -oE '[A-Za-z0-9_]+' | \
+	grep -vxE 'go|build|ignore|cgo|race|unix|linux|darwin|windows|amd64|arm64' | sort -u)
+
 vet:
 	$(GO) vet ./...
+	@for t in $(VET_TAGS); do echo "$(GO) vet -tags $$t ./..."; $(GO) vet -tags $$t ./... || exit 1; done
 
 unit:
 	$(GO) test -race -count=1 ./...
