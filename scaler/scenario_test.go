@@ -3,6 +3,7 @@ package scaler
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -24,14 +25,22 @@ import (
 
 type scenarioFile []scenario
 
+// The types below mirror the file's format (docs/spark-dra.md §10.1) field
+// for field: decoding refuses unknown fields and mistyped values, so a typo
+// in a scenario fails the run instead of turning into a zero.
 type scenario struct {
 	Name             string                     `json:"name"`
 	SourceTest       string                     `json:"source_test"`
 	SourceFile       string                     `json:"source_file"`
+	Note             string                     `json:"note"`
 	Config           map[string]json.RawMessage `json:"config"`
-	ClockStartMS     json.Number                `json:"clock_start_ms"`
+	ClockStartMS     int64                      `json:"clock_start_ms"`
 	ResourceProfiles map[string]struct {
-		TasksPerExecutor int `json:"tasks_per_executor"`
+		ExecutorCores     int            `json:"executor_cores"`
+		TaskCPUs          int            `json:"task_cpus"`
+		ExecutorResources map[string]int `json:"executor_resources"`
+		TaskResources     map[string]int `json:"task_resources"`
+		TasksPerExecutor  int            `json:"tasks_per_executor"`
 	} `json:"resource_profiles"`
 	Events       []step `json:"events"`
 	Expectations []step `json:"expectations"`
@@ -40,6 +49,8 @@ type scenario struct {
 // step is an event or an expectation; they share one seq order.
 type step struct {
 	Seq      int                        `json:"seq"`
+	TMS      int64                      `json:"t_ms"` // the scenario clock at this step, as written (informative)
+	Note     string                     `json:"note"`
 	Kind     string                     `json:"kind"`
 	Args     map[string]json.RawMessage `json:"args"`
 	Field    string                     `json:"field"`
@@ -48,6 +59,84 @@ type step struct {
 	RP       *int                       `json:"rp"`
 	Executor string                     `json:"executor"`
 	Deadline string                     `json:"deadline"`
+}
+
+// eventArgs are every argument an event may carry, typed; eventKinds lists
+// each kind's required ones (an argument not listed there is refused).
+type eventArgs struct {
+	MS          *int64   `json:"ms"`
+	ID          *string  `json:"id"`
+	IDs         []string `json:"ids"`
+	Stage       *int     `json:"stage"`
+	Attempt     *int     `json:"attempt"`
+	Tasks       *int     `json:"tasks"`
+	RP          *int     `json:"rp"`
+	TaskID      *int     `json:"task_id"`
+	Index       *int     `json:"index"`
+	Executor    *string  `json:"executor"`
+	Speculative *bool    `json:"speculative"`
+	Reason      *string  `json:"reason"`
+	RDD         *int     `json:"rdd"`
+	Split       *int     `json:"split"`
+	Level       *string  `json:"level"`
+	Job         *int     `json:"job"`
+	Stages      []struct {
+		Stage     int  `json:"stage"`
+		ShuffleID *int `json:"shuffle_id"`
+	} `json:"stages"`
+	ShuffleID *int `json:"shuffle_id"`
+}
+
+// eventKinds: kind → required arguments, optional ones after a "?".
+var eventKinds = map[string][]string{
+	"construct": {}, "advance_clock": {"ms"}, "set_clock": {"ms"},
+	"known_add": {"id"}, "known_remove": {"id"},
+	"stage_submitted": {"stage", "attempt", "tasks", "rp"}, "stage_completed": {"stage", "attempt"},
+	"task_start":                  {"stage", "attempt", "index", "executor", "speculative", "?task_id"},
+	"task_end":                    {"stage", "attempt", "index", "executor", "speculative", "reason", "?task_id"},
+	"speculative_task_submitted":  {"stage", "attempt", "index"},
+	"unschedulable_taskset_added": {"stage", "attempt"}, "unschedulable_taskset_removed": {"stage", "attempt"},
+	"executor_added": {"id", "rp"}, "executor_removed": {"id", "?reason"},
+	"add_executors_to_target": {"rp"}, "do_update_request": {}, "update_and_sync": {},
+	"adjust_requested_executors": {}, "schedule": {}, "remove_executors": {"ids", "rp"},
+	"on_scheduler_backlogged": {}, "on_scheduler_queue_empty": {}, "reset": {},
+	"block_updated": {"executor", "rdd", "split", "level"}, "unpersist_rdd": {"rdd"},
+	"job_start": {"job", "stages"}, "job_end": {"job"}, "shuffle_cleaned": {"shuffle_id"},
+	"executors_killed": {"ids"},
+}
+
+// checkEvent refuses an unknown kind, a missing or unexpected argument and a
+// mistyped value.
+func checkEvent(s step) error {
+	want, ok := eventKinds[s.Kind]
+	if !ok {
+		return fmt.Errorf("unknown event kind %q", s.Kind)
+	}
+	allowed := map[string]bool{}
+	for _, k := range want {
+		opt := strings.HasPrefix(k, "?")
+		k = strings.TrimPrefix(k, "?")
+		allowed[k] = true
+		if _, has := s.Args[k]; !has && !opt {
+			return fmt.Errorf("%s: argument %q missing", s.Kind, k)
+		}
+	}
+	for k := range s.Args {
+		if !allowed[k] {
+			return fmt.Errorf("%s: unexpected argument %q", s.Kind, k)
+		}
+	}
+	raw, err := json.Marshal(s.Args)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var a eventArgs
+	if err := dec.Decode(&a); err != nil {
+		return fmt.Errorf("%s: %w", s.Kind, err)
+	}
+	return nil
 }
 
 func (s step) isEvent() bool { return s.Kind != "" }
@@ -66,13 +155,42 @@ func loadScenarios(t testing.TB) scenarioFile {
 	if err != nil {
 		t.Fatalf("reading the DRA scenarios (set DRA_SCENARIOS to override): %v", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var f scenarioFile
-	if err := dec.Decode(&f); err != nil {
+	f, err := decodeScenarios(raw)
+	if err != nil {
 		t.Fatalf("decoding %s: %v", path, err)
 	}
 	return f
+}
+
+// decodeScenarios decodes a scenario file strictly: unknown fields, mistyped
+// values, unknown event kinds and missing or unexpected event arguments are
+// errors naming the scenario and step.
+func decodeScenarios(raw []byte) (scenarioFile, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var f scenarioFile
+	if err := dec.Decode(&f); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("data after the scenario list")
+	}
+	for _, sc := range f {
+		for _, ev := range sc.Events {
+			if ev.Kind == "" {
+				return nil, fmt.Errorf("scenario %s seq %d: an event without a kind", sc.Name, ev.Seq)
+			}
+			if err := checkEvent(ev); err != nil {
+				return nil, fmt.Errorf("scenario %s seq %d: %w", sc.Name, ev.Seq, err)
+			}
+		}
+		for _, ex := range sc.Expectations {
+			if ex.Kind != "" || ex.Field == "" || len(ex.Value) == 0 {
+				return nil, fmt.Errorf("scenario %s seq %d: an expectation needs a field and a value, and no kind", sc.Name, ex.Seq)
+			}
+		}
+	}
+	return f, nil
 }
 
 // failure is one expectation that did not hold.
@@ -169,8 +287,7 @@ func (h *harness) construct() {
 }
 
 func runScenario(sc scenario) (fails []failure, checked int) {
-	start, _ := sc.ClockStartMS.Int64()
-	h := &harness{sc: sc, clockNS: msToNS(start), known: map[string]bool{}, updates: map[int][2]int{}}
+	h := &harness{sc: sc, clockNS: msToNS(sc.ClockStartMS), known: map[string]bool{}, updates: map[int][2]int{}}
 	steps := append(append([]step{}, sc.Events...), sc.Expectations...)
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Seq < steps[j].Seq })
 	hasConstruct := slices.ContainsFunc(sc.Events, func(s step) bool { return s.Kind == "construct" })
@@ -192,7 +309,8 @@ func runScenario(sc scenario) (fails []failure, checked int) {
 	return fails, checked
 }
 
-// args helpers
+// Argument helpers. decodeScenarios has checked every argument's presence
+// and type, so these cannot meet a missing or mistyped one.
 func (s step) int(key string) int {
 	var n json.Number
 	_ = json.Unmarshal(s.Args[key], &n)
@@ -552,4 +670,33 @@ func containsAll(got any, want []any) bool {
 		}
 	}
 	return true
+}
+
+// A typo in a scenario fails the decoding, naming it, instead of running as a zero.
+func TestScenarioDecodingIsStrict(t *testing.T) {
+	const ok = `[{"name":"s","source_test":"t","source_file":"f","config":{},"clock_start_ms":0,
+		"events":[{"seq":1,"t_ms":0,"kind":"stage_submitted","args":{"stage":0,"attempt":0,"tasks":3,"rp":0}}],
+		"expectations":[{"seq":2,"t_ms":0,"field":"target","value":1}]}]`
+	if _, err := decodeScenarios([]byte(ok)); err != nil {
+		t.Fatalf("the valid file: %v", err)
+	}
+	for name, c := range map[string]struct{ old, new, want string }{
+		"unknown scenario field": {`"config":{}`, `"config":{},"clok_start_ms":0`, `unknown field "clok_start_ms"`},
+		"unknown step field":     {`"field":"target"`, `"field":"target","oops":1`, `unknown field "oops"`},
+		"mistyped step field":    {`"seq":2`, `"seq":"2"`, `cannot unmarshal string`},
+		"mistyped argument":      {`"tasks":3`, `"tasks":"3"`, `cannot unmarshal string`},
+		"unknown argument":       {`"tasks":3`, `"tasks":3,"taks":3`, `unexpected argument "taks"`},
+		"missing argument":       {`"tasks":3,`, ``, `argument "tasks" missing`},
+		"unknown kind":           {`"kind":"stage_submitted"`, `"kind":"stage_submited"`, `unknown event kind "stage_submited"`},
+		"expectation w/o value":  {`,"value":1`, ``, `needs a field and a value`},
+	} {
+		bad := strings.Replace(ok, c.old, c.new, 1)
+		if bad == ok {
+			t.Fatalf("%s: the replacement did not apply", name)
+		}
+		_, err := decodeScenarios([]byte(bad))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error with %q", name, err, c.want)
+		}
+	}
 }
