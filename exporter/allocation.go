@@ -14,14 +14,11 @@ import (
 const ReasonMetricsJSON sparkapi.Reason = "metrics_json"
 
 // readAllocation reads the driver's own allocation manager state from /metrics/json. Only
-// applications that run Spark's own DRA register that source, so for the others nothing is
-// asked. The registry's keys start with spark.metrics.namespace, or the application id when
-// that is unset (docs/spark-rest.md §5.1).
-func (d *driver) readAllocation(ctx context.Context, deps pollDeps, cfg AppConfig) (*sparkapi.AllocationMetrics, error) {
-	if !cfg.Active {
-		return nil, nil
-	}
-	prefix := cfg.MetricsNamespace
+// applications that run Spark's own DRA register that source (read asks only for those, once
+// their settings are known). The registry's keys start with namespace (spark.metrics.namespace),
+// or the application id when that is unset or not known yet (docs/spark-rest.md §5.1).
+func (d *driver) readAllocation(ctx context.Context, deps pollDeps, namespace string) (*sparkapi.AllocationMetrics, error) {
+	prefix := namespace
 	if prefix == "" {
 		prefix = d.app.ID
 	}

@@ -22,8 +22,8 @@ func TestDriverAllocation(t *testing.T) {
 		dra       bool
 		serve     func(w http.ResponseWriter) bool // overrides /metrics/json/ when it returns true
 		want      string                           // expected spark_dra_driver_* lines
-		errors    float64                          // metrics_json errors after one poll
-		asked     bool                             // /metrics/json/ requested
+		errors    float64                          // metrics_json errors after two polls
+		asked     int32                            // /metrics/json/ requests in two polls
 	}
 	const labels = `{app_id="app-20261121120000-0001",app_name="etl-1"}`
 	full := `spark_dra_driver_decommissioning_executors` + labels + ` 0
@@ -37,15 +37,24 @@ spark_dra_driver_executors_to_add` + labels + ` 2
 spark_dra_driver_max_needed_executors` + labels + ` 37
 spark_dra_driver_target_executors` + labels + ` 6
 `
+	stale := func(driverMetrics int) string {
+		s := `spark_dra_stale{app_id="app-20261121120000-0001",app_name="etl-1",part="stage_history"} 0
+`
+		if driverMetrics >= 0 {
+			s = `spark_dra_stale{app_id="app-20261121120000-0001",app_name="etl-1",part="driver_metrics"} ` + string(rune('0'+driverMetrics)) + "\n" + s
+		}
+		return s
+	}
 	for name, c := range map[string]tc{
-		"app id prefix": {dra: true, want: full, asked: true},
-		"namespace":     {dra: true, namespace: "etl.prod", want: full, asked: true},
-		"dra off":       {dra: false, asked: false},
-		"missing": {dra: true, asked: true, errors: 1, serve: func(w http.ResponseWriter) bool {
+		"app id prefix": {dra: true, want: full + stale(0), asked: 2},
+		"namespace":     {dra: true, namespace: "etl.prod", want: full + stale(0), asked: 2},
+		// The first poll asks before it knows the settings, and drops the answer.
+		"dra off": {dra: false, asked: 1, want: stale(-1)},
+		"missing": {dra: true, asked: 2, errors: 2, want: stale(1), serve: func(w http.ResponseWriter) bool {
 			http.Error(w, "not found", http.StatusNotFound)
 			return true
 		}},
-		"malformed": {dra: true, asked: true, errors: 1, serve: func(w http.ResponseWriter) bool {
+		"malformed": {dra: true, asked: 2, errors: 2, want: stale(1), serve: func(w http.ResponseWriter) bool {
 			_, _ = w.Write([]byte(`{"gauges": {"app-20261121120000-0001.driver.ExecutorAllocationManager.executors.numberTargetExecutors": {"value": `))
 			return true
 		}},
@@ -74,7 +83,9 @@ spark_dra_driver_target_executors` + labels + ` 6
 			if _, err := NewCollector(reg, store, CollectorOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			pollInto(t, store, newFakeClock(), time.Second, newDriver(staticTarget(t, srv, "")))
+			d := newDriver(staticTarget(t, srv, ""))
+			pollInto(t, store, newFakeClock(), time.Second, d)
+			pollInto(t, store, newFakeClock(), time.Second, d)
 			snap := store.Snapshots()[0]
 			if !snap.Up {
 				t.Fatalf("poll failed: %+v", snap.Errors)
@@ -82,12 +93,12 @@ spark_dra_driver_target_executors` + labels + ` 6
 			if got := float64(snap.Errors[ReasonMetricsJSON]); got != c.errors {
 				t.Errorf("metrics_json errors %v, want %v", got, c.errors)
 			}
-			if (asked.Load() > 0) != c.asked {
-				t.Errorf("/metrics/json/ asked %d times, want asked=%v", asked.Load(), c.asked)
+			if asked.Load() != c.asked {
+				t.Errorf("/metrics/json/ asked %d times in two polls, want %d", asked.Load(), c.asked)
 			}
 			var got strings.Builder
 			for _, line := range strings.Split(string(exposition(t, reg)), "\n") {
-				if strings.HasPrefix(line, "spark_dra_driver_") {
+				if strings.HasPrefix(line, "spark_dra_driver_") || strings.HasPrefix(line, "spark_dra_stale{") {
 					got.WriteString(line + "\n")
 				}
 			}

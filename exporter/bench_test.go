@@ -33,9 +33,7 @@ func benchFleet(b *testing.B) (*Poller, *Store, []*driver) {
 	}
 	srv := httptest.NewServer(fleet)
 	b.Cleanup(srv.Close)
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64
-	client := &sparkapi.Client{HTTP: &http.Client{Transport: tr}, MaxBodyBytes: 32 << 20}
+	client := &sparkapi.Client{HTTP: &http.Client{Transport: NewTransport(64)}, MaxBodyBytes: 32 << 20}
 	store := NewStore()
 	p := NewPoller(PollerOptions{Client: client, Interval: time.Second, RequestTimeout: 5 * time.Second,
 		MaxConcurrent: 64, Logger: discardLogger()}, store)

@@ -47,6 +47,7 @@ func NewCollector(reg prometheus.Registerer, store *Store, opts CollectorOptions
 	c := &Collector{store: store, opts: opts, descs: make(map[string]*prometheus.Desc), names: make(map[string][]string)}
 	c.defs = append(c.defs, appMetrics...)
 	c.defs = append(c.defs, driverMetrics()...)
+	c.defs = append(c.defs, mStale)
 	if opts.PerExecutor {
 		c.defs = append(c.defs, executorMetrics...)
 	}
@@ -197,6 +198,7 @@ func (e emitter) app(s *TargetSnapshot) {
 	}
 	e.config(a.Config, l)
 	e.allocation(a.Driver, l)
+	e.stale(a, l)
 	if e.c.opts.PerExecutor {
 		for i := range a.Executors {
 			e.executor(&a.Executors[i], a.Config.ShufflePins, l)

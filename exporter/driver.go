@@ -29,6 +29,9 @@ type pollDeps struct {
 	client  *sparkapi.Client
 	timeout time.Duration
 	now     func() time.Time
+	// history bounds how many polls read a finished-stage list at the same time (nil: no
+	// bound); see readStageHistory.
+	history chan struct{}
 }
 
 // poll reads the driver once and returns its new snapshot. It never panics on bad payloads:
@@ -53,6 +56,7 @@ func (d *driver) poll(ctx context.Context, deps pollDeps) (*TargetSnapshot, erro
 	} else {
 		snap.Up = true
 		snap.App = d.observer.Observe(p, now)
+		snap.App.Stale = p.stale()
 		if p.AllocationErr != nil {
 			d.errors[ReasonMetricsJSON]++
 		}
@@ -62,65 +66,6 @@ func (d *driver) poll(ctx context.Context, deps pollDeps) (*TargetSnapshot, erro
 		snap.Errors[r] = n
 	}
 	return snap, err
-}
-
-// read issues the requests of one poll, each with its own deadline.
-func (d *driver) read(ctx context.Context, deps pollDeps) (Poll, error) {
-	get := func(path string, q url.Values, v any) error {
-		rctx, cancel := context.WithTimeout(ctx, deps.timeout)
-		defer cancel()
-		return deps.client.Get(rctx, d.target.BaseURL, path, q, v)
-	}
-	if d.app == nil {
-		if err := d.findApp(get); err != nil {
-			return Poll{}, err
-		}
-	}
-	prefix := "/applications/" + url.PathEscape(d.app.ID)
-	if d.config == nil {
-		var env sparkapi.Environment
-		if err := get(prefix+"/environment", nil, &env); err != nil {
-			return Poll{}, d.forgetOnNotFound(err)
-		}
-		cfg := NewAppConfig(env.SparkProperties, d.app.SparkVersion())
-		d.config = &cfg
-	}
-	p := Poll{Config: *d.config, FinishedStages: -1, RunningJobs: -1}
-	var stages sparkapi.StageList
-	if err := get(prefix+"/stages", url.Values{"status": {"active"}}, &stages); err != nil {
-		return Poll{}, d.forgetOnNotFound(err)
-	}
-	var execs sparkapi.ExecutorList
-	if err := get(prefix+"/executors", nil, &execs); err != nil {
-		return Poll{}, d.forgetOnNotFound(err)
-	}
-	p.ActiveStages, p.Executors = stages, execs
-	if keys := d.observer.backlogBreakCandidates(stages); len(keys) > 0 {
-		p.LeftStages = readLeftStages(get, prefix, keys)
-	}
-	if p.Config.ShufflePins {
-		var jobs []sparkapi.JobData
-		if err := get(prefix+"/jobs", url.Values{"status": {"running"}}, &jobs); err != nil {
-			return Poll{}, d.forgetOnNotFound(err)
-		}
-		p.RunningJobs = len(jobs)
-	}
-	if !p.Config.DiskCachePins {
-		rdds := []sparkapi.RDDStorageInfo{}
-		if err := get(prefix+"/storage/rdd", nil, &rdds); err != nil {
-			return Poll{}, d.forgetOnNotFound(err)
-		}
-		p.CachedRDDs = rdds
-	}
-	if d.observer.NeedFinishedStages() {
-		var finished sparkapi.StageList
-		if err := get(prefix+"/stages", url.Values{"status": {"complete", "failed"}}, &finished); err != nil {
-			return Poll{}, d.forgetOnNotFound(err)
-		}
-		p.FinishedStages = len(finished)
-	}
-	p.Allocation, p.AllocationErr = d.readAllocation(ctx, deps, p.Config)
-	return p, nil
 }
 
 // findApp lists the driver's applications and picks the target's (or the only one).

@@ -31,6 +31,9 @@ type Poll struct {
 	// LeftStages are the stage attempts with pending tasks at the previous poll that have left
 	// the ACTIVE list, read only when the backlog may have broken in between (stageboundary.go).
 	LeftStages []sparkapi.StageData
+	// historyPending: the finished-stage list was needed (NeedFinishedStages) but not read in
+	// this poll.
+	historyPending bool
 }
 
 // memoryBlockHolders returns the ids of the executors holding an RDD block at a level that does
@@ -83,6 +86,7 @@ type Observer struct {
 	executors    map[string]*executorTrack
 	backlogSince time.Time
 	finished     int
+	historyRead  bool // the finished-stage list has been counted once
 	active       map[stageKey]struct{}
 	// stages with pending tasks at the previous poll, and its time (stageboundary.go)
 	backlogStages map[stageKey]struct{}
@@ -97,10 +101,10 @@ type executorTrack struct {
 
 type stageKey struct{ stage, attempt int }
 
-// NeedFinishedStages reports whether the next poll should count finished stages: only while the
-// application has not been seen to submit any stage (Spark's "initializing" phase).
+// NeedFinishedStages reports whether the next poll should count finished stages: until the list
+// has been read once (later stages are counted from the active list across polls).
 func (o *Observer) NeedFinishedStages() bool {
-	return o.finished == 0 && len(o.active) == 0
+	return !o.historyRead
 }
 
 // Reset forgets everything (the driver now runs another application).
@@ -158,7 +162,7 @@ func (o *Observer) observeStages(p Poll) int {
 		current[stageKey{s.StageID, s.AttemptID}] = struct{}{}
 	}
 	if p.FinishedStages >= 0 {
-		o.finished = p.FinishedStages
+		o.finished, o.historyRead = p.FinishedStages, true
 	} else {
 		for k := range o.active {
 			if _, still := current[k]; !still {

@@ -33,14 +33,20 @@ type PollerOptions struct {
 	Logger *slog.Logger
 }
 
+// historySlots is how many finished-stage lists are read at once across all drivers: each can be
+// megabytes (1,000 retained stages), and at start-up every driver wants one.
+const historySlots = 4
+
 // Poller runs one poll loop per target and writes each poll's snapshot to a Store. A slow or
 // broken driver only delays its own loop.
 type Poller struct {
-	opts   PollerOptions
-	store  *Store
-	sem    chan struct{}
-	loops  map[string]*loop
-	synced atomic.Bool
+	opts  PollerOptions
+	store *Store
+	sem   chan struct{}
+	// history bounds concurrent reads of finished-stage lists (pollDeps.history).
+	history chan struct{}
+	loops   map[string]*loop
+	synced  atomic.Bool
 }
 
 type loop struct {
@@ -58,7 +64,7 @@ func NewPoller(opts PollerOptions, store *Store) *Poller {
 		opts.Logger = slog.Default()
 	}
 	return &Poller{opts: opts, store: store, sem: make(chan struct{}, max(1, opts.MaxConcurrent)),
-		loops: make(map[string]*loop)}
+		history: make(chan struct{}, historySlots), loops: make(map[string]*loop)}
 }
 
 // Synced reports whether the Poller has received targets from every source it was started with
@@ -156,7 +162,7 @@ func (p *Poller) pollOnce(ctx context.Context, d *driver) {
 }
 
 func (p *Poller) deps() pollDeps {
-	return pollDeps{client: p.opts.Client, timeout: p.opts.RequestTimeout, now: p.opts.Now}
+	return pollDeps{client: p.opts.Client, timeout: p.opts.RequestTimeout, now: p.opts.Now, history: p.history}
 }
 
 // pollAll polls every driver once, MaxConcurrent at a time, and waits: one full poll cycle. The

@@ -101,6 +101,9 @@ type AppSnapshot struct {
 	// Driver is the driver's own allocation manager state (its /metrics/json); nil when not
 	// read (Spark's own DRA off, or the read failed).
 	Driver *sparkapi.AllocationMetrics
+	// Stale says, per part (PartStageHistory, PartDriverMetrics), whether the series that
+	// depend on it lack this poll's data (not read yet, or its read failed).
+	Stale map[string]bool
 }
 
 // StateCounts counts the executors per state, in the order of ExecutorStates.

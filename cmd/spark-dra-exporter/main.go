@@ -97,7 +97,7 @@ func run(args []string) int {
 // serve wires the pieces: discoverers → poller → store → collector → HTTP.
 func serve(ctx context.Context, o exporter.Options, logger *slog.Logger) error {
 	client := &sparkapi.Client{
-		HTTP:         &http.Client{Transport: newTransport(o.MaxConcurrentPolls)},
+		HTTP:         &http.Client{Transport: exporter.NewTransport(o.MaxConcurrentPolls)},
 		MaxBodyBytes: o.MaxBodyBytes,
 		Credentials:  sparkapi.Credentials{Username: o.Username, PasswordFile: o.PasswordFile, BearerTokenFile: o.BearerTokenFile},
 	}
@@ -144,13 +144,6 @@ func serve(ctx context.Context, o exporter.Options, logger *slog.Logger) error {
 		return nil
 	}
 	return err
-}
-
-func newTransport(maxConcurrent int) *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 2 * maxConcurrent
-	t.MaxIdleConnsPerHost = 4
-	return t
 }
 
 func buildDiscoverers(o exporter.Options, client *sparkapi.Client, logger *slog.Logger) ([]exporter.Discoverer, error) {

@@ -118,8 +118,16 @@ func measure(bin string, nDrivers, nExec, nStages int, window, interval time.Dur
 
 	// Steady state: polls per second over the window.
 	n0, t0 := cnt.n.Load(), time.Now()
+	cpu0, err := procCPU(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
 	time.Sleep(window)
 	polls, elapsed := cnt.n.Load()-n0, time.Since(t0)
+	cpu1, err := procCPU(cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
 	cycle := time.Duration(math.MaxInt64)
 	if polls > 0 {
 		cycle = time.Duration(float64(elapsed) * float64(nDrivers) / float64(polls))
@@ -145,6 +153,8 @@ func measure(bin string, nDrivers, nExec, nStages int, window, interval time.Dur
 	if polls > 0 {
 		fmt.Printf("steady state: %d driver polls in %v = one full cycle every %v (interval %v)\n", polls,
 			elapsed.Round(time.Millisecond), cycle.Round(time.Millisecond), interval)
+		fmt.Printf("exporter CPU (user+system, the fake drivers excluded): %v in the window = %.3f ms per driver poll\n",
+			(cpu1 - cpu0).Round(time.Millisecond), float64(cpu1-cpu0)/float64(time.Millisecond)/float64(polls))
 	} else {
 		fmt.Printf("steady state: no polls in %v (interval %v): /metrics renders with no polling going on\n",
 			elapsed.Round(time.Millisecond), interval)
@@ -198,6 +208,27 @@ func timeGet(url string) (time.Duration, int64, error) {
 	defer resp.Body.Close()
 	n, err := io.Copy(io.Discard, resp.Body)
 	return time.Since(start), n, err
+}
+
+// procCPU reads the user and system CPU time a process has used (/proc/<pid>/stat, fields 14
+// and 15, in clock ticks of 10 ms: USER_HZ is 100 on Linux).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: count from its end.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // procMemory reads VmRSS and VmHWM (kB) of a process.
