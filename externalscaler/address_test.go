@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sparkdra/sparkdra/externalscaler/kedasim"
 )
 
 func mustRules(t testing.TB, raw ...string) AddressRules {
@@ -80,7 +82,7 @@ func TestDisallowedAddressIsInvalid(t *testing.T) {
 			if addr == "" {
 				addr = "http://kube-apiserver.default.svc:443"
 			}
-			s := newTestServer(t, &fakeSource{}, &testClock{t: t0}, Options{AllowedAddresses: tc.rules,
+			s := newTestServer(t, &fakeSource{}, &kedasim.FakeClock{T: t0}, Options{AllowedAddresses: tc.rules,
 				SourceFor: func(a string) (Source, error) { t.Errorf("source built for %s", a); return nil, errors.New("no") }})
 			_, err := s.lookup(ref("etl", meta("prometheusAddress", addr)))
 			var ite *InvalidTriggerError
@@ -103,7 +105,7 @@ func TestDisallowedAddressIsInvalid(t *testing.T) {
 // A source is dropped when no ScaledObject uses its address any more, and
 // built again when one does.
 func TestSourcesPruned(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	built := map[string]int{}
 	s := newTestServer(t, &fakeSource{}, clock, Options{ForgetAfter: time.Minute,
 		AllowedAddresses: mustRules(t, "http://thanos:9090", "http://mimir:8080"),

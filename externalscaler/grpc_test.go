@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+
+	"github.com/sparkdra/sparkdra/externalscaler/kedasim"
 )
 
 func wantCode(t *testing.T, err error, code codes.Code, substrs ...string) {
@@ -26,7 +28,7 @@ func wantCode(t *testing.T, err error, code codes.Code, substrs ...string) {
 }
 
 func TestMetadataErrors(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	client, _, _ := serve(t, newTestServer(t, &fakeSource{}, clock, Options{}))
 	cases := map[string]struct {
 		meta map[string]string
@@ -60,7 +62,7 @@ func TestMetadataErrors(t *testing.T) {
 }
 
 func TestMetricSpec(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	client, _, _ := serve(t, newTestServer(t, &fakeSource{}, clock, Options{}))
 	for meta, want := range map[*map[string]string]float64{
 		ptr(meta()): 1, ptr(meta("executorsPerReplica", "4")): 4,
@@ -88,7 +90,7 @@ func backlogged() fakeApp {
 }
 
 func TestValuesAndActivity(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	src := &fakeSource{}
 	s := newTestServer(t, src, clock, Options{Staleness: 30 * time.Second})
 	client, health, _ := serve(t, s)
@@ -213,7 +215,7 @@ func TestValuesAndActivity(t *testing.T) {
 }
 
 func TestGetMetricsName(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	src := &fakeSource{}
 	src.set(backlogged())
 	s := newTestServer(t, src, clock, Options{})
@@ -233,7 +235,7 @@ func TestGetMetricsName(t *testing.T) {
 }
 
 func TestStreamMetricSpecUnimplemented(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	client, _, _ := serve(t, newTestServer(t, &fakeSource{}, clock, Options{}))
 	st, err := client.StreamMetricSpec(t.Context(), ref("so", meta()))
 	if err == nil {
@@ -243,7 +245,7 @@ func TestStreamMetricSpecUnimplemented(t *testing.T) {
 }
 
 func TestStreamIsActive(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	src := &fakeSource{}
 	idle := fakeApp{id: "app-1", name: "etl", namespace: "spark", up: 1, stages: 1}
 	src.set(idle)
@@ -300,7 +302,7 @@ func TestStreamIsActive(t *testing.T) {
 }
 
 func TestCloseEndsStreams(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	src := &fakeSource{}
 	src.set(backlogged())
 	s := newTestServer(t, src, clock, Options{})

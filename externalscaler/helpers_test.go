@@ -3,7 +3,6 @@ package externalscaler
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -11,9 +10,10 @@ import (
 
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/sparkdra/sparkdra/externalscaler/internal/bufgrpc"
+	"github.com/sparkdra/sparkdra/externalscaler/kedasim"
 )
 
 // t0 is the fixed start of every test's fake time.
@@ -112,44 +112,12 @@ func (f *fakeSource) Fetch(_ context.Context, now time.Time) (*Snapshot, error) 
 // health client; everything stops at the end of the test.
 func serve(t testing.TB, s *Server) (pb.ExternalScalerClient, healthpb.HealthClient, *grpc.ClientConn) {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer()
-	s.Register(g)
-	go func() { _ = g.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Close()
-		g.Stop()
-	})
+	conn := bufgrpc.Serve(t, s.Register)
 	return pb.NewExternalScalerClient(conn), healthpb.NewHealthClient(conn), conn
 }
 
-// testClock is a fake clock safe for the server's goroutines.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
-
 // newTestServer returns a Server on src with the fake clock c.
-func newTestServer(t testing.TB, src Source, c *testClock, opts Options) *Server {
+func newTestServer(t testing.TB, src Source, c *kedasim.FakeClock, opts Options) *Server {
 	t.Helper()
 	opts.DefaultSource = src
 	opts.Now = c.Now

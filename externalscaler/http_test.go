@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sparkdra/sparkdra/externalscaler/kedasim"
 )
 
 // idleApp: no demand, four executors idle for the given seconds; the last
@@ -24,7 +26,7 @@ func idleApp(idle float64) fakeApp {
 // TestRestartDoesNotShrink: a fresh scaler (no memory) facing idle
 // executors whose timeout has not passed keeps them all.
 func TestRestartDoesNotShrink(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	src := &fakeSource{}
 	src.set(idleApp(30))
 	s := newTestServer(t, src, clock, Options{})
@@ -45,7 +47,7 @@ func TestRestartDoesNotShrink(t *testing.T) {
 }
 
 func TestDecisionsHTTP(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	src := &fakeSource{}
 	src.set(idleApp(61))
 	reg := prometheus.NewPedanticRegistry()
@@ -125,7 +127,7 @@ var errStale = &UnavailableError{Reason: "query", Msg: "prometheus unreachable"}
 // TestSelfMetricNames: exactly the names of docs/contracts.md §2, with the
 // ScaledObject labels it fixes.
 func TestSelfMetricNames(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	src := &fakeSource{}
 	src.set(idleApp(61))
 	reg := prometheus.NewPedanticRegistry()

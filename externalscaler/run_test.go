@@ -6,6 +6,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/sparkdra/sparkdra/externalscaler/kedasim"
 )
 
 // TestRunTicks checks the loop on fake time: a tick per period, and one
@@ -53,7 +55,7 @@ func TestRunTicks(t *testing.T) {
 
 // TestForget drops ScaledObjects KEDA stopped asking about.
 func TestForget(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	src := &fakeSource{}
 	src.set(backlogged())
 	s := newTestServer(t, src, clock, Options{ForgetAfter: time.Minute})
@@ -70,7 +72,7 @@ func TestForget(t *testing.T) {
 // TestSourcesPerAddress: one read per distinct source per tick, whatever
 // the number of ScaledObjects using it.
 func TestSourcesPerAddress(t *testing.T) {
-	clock := &testClock{t: t0}
+	clock := &kedasim.FakeClock{T: t0}
 	def, other := &fakeSource{}, &fakeSource{}
 	def.set(backlogged())
 	other.set(backlogged())

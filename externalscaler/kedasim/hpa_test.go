@@ -2,16 +2,14 @@ package kedasim_test
 
 import (
 	"context"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/sparkdra/sparkdra/externalscaler/internal/bufgrpc"
 	"github.com/sparkdra/sparkdra/externalscaler/kedasim"
 )
 
@@ -51,18 +49,7 @@ func (f *fixedScaler) IsActive(context.Context, *pb.ScaledObjectRef) (*pb.IsActi
 
 func fixed(t *testing.T, f *fixedScaler) grpc.ClientConnInterface {
 	t.Helper()
-	lis := bufconn.Listen(1 << 16)
-	g := grpc.NewServer()
-	pb.RegisterExternalScalerServer(g, f)
-	go func() { _ = g.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close(); g.Stop() })
-	return conn
+	return bufgrpc.Serve(t, func(g *grpc.Server) { pb.RegisterExternalScalerServer(g, f) })
 }
 
 func TestKEDACallPattern(t *testing.T) {

@@ -80,11 +80,12 @@ func (c *FakeClock) Now() time.Time {
 	return c.T
 }
 
-// Advance moves the fake time forward by d.
-func (c *FakeClock) Advance(d time.Duration) {
+// Advance moves the fake time forward by d and returns the new time.
+func (c *FakeClock) Advance(d time.Duration) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.T = c.T.Add(d)
+	return c.T
 }
 
 // PolicyType is an HPA scaling policy type.

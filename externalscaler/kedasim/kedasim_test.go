@@ -2,15 +2,11 @@ package kedasim_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
-
 	"github.com/sparkdra/sparkdra/externalscaler"
+	"github.com/sparkdra/sparkdra/externalscaler/internal/bufgrpc"
 	"github.com/sparkdra/sparkdra/externalscaler/kedasim"
 )
 
@@ -46,17 +42,7 @@ func newLoop(t *testing.T, w *workload, so kedasim.ScaledObject) *loop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis := bufconn.Listen(1 << 20)
-	g := grpc.NewServer()
-	srv.Register(g)
-	go func() { _ = g.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close(); g.Stop() })
+	conn := bufgrpc.Serve(t, srv.Register)
 	so.Name, so.Namespace, so.Metadata = "workers", "spark", draMeta
 	sim, err := kedasim.New(conn, clock, so)
 	if err != nil {
