@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -364,27 +365,38 @@ type Recorded struct {
 // Recorded measures the recorded run.
 func (a *App) Recorded() Recorded {
 	r := Recorded{MakespanSeconds: float64(a.End-a.Start) / 1000}
+	spans := make([][2]int64, 0, len(a.Executors))
+	for _, x := range a.Executors {
+		r.ExecutorSeconds += float64(x.Removed-x.Added) / 1000
+		spans = append(spans, [2]int64{x.Added, x.Removed})
+	}
+	r.MaxExecutors = peakConcurrency(spans)
+	return r
+}
+
+// peakConcurrency is the most spans [start, end) (milliseconds) open at the
+// same instant; a span that ends when another starts does not overlap it.
+func peakConcurrency(spans [][2]int64) int {
 	type edge struct {
 		at int64
 		d  int
 	}
-	var edges []edge
-	for _, x := range a.Executors {
-		r.ExecutorSeconds += float64(x.Removed-x.Added) / 1000
-		edges = append(edges, edge{x.Added, 1}, edge{x.Removed, -1})
+	edges := make([]edge, 0, 2*len(spans))
+	for _, sp := range spans {
+		edges = append(edges, edge{sp[0], 1}, edge{sp[1], -1})
 	}
 	slices.SortFunc(edges, func(p, q edge) int {
-		if p.at != q.at {
-			return int(p.at - q.at)
+		if c := cmp.Compare(p.at, q.at); c != 0 {
+			return c
 		}
-		return p.d - q.d
+		return p.d - q.d // ends first
 	})
-	n := 0
+	n, peak := 0, 0
 	for _, e := range edges {
 		n += e.d
-		r.MaxExecutors = max(r.MaxExecutors, n)
+		peak = max(peak, n)
 	}
-	return r
+	return peak
 }
 
 // TaskSeconds sums the recorded successful task durations.

@@ -704,11 +704,7 @@ func (s *simulator) result() Result {
 	if s.unlimited {
 		return r
 	}
-	type edge struct {
-		at int64
-		d  int
-	}
-	var edges []edge
+	spans := make([][2]int64, 0, len(s.execs))
 	for _, x := range s.execs {
 		end := x.removed
 		if end < 0 {
@@ -720,19 +716,9 @@ func (s *simulator) result() Result {
 		life := end - x.ready
 		r.ExecutorSeconds += float64(life) / 1000
 		r.IdleExecutorSeconds += float64(life-x.busy) / 1000
-		edges = append(edges, edge{x.ready, 1}, edge{end, -1})
+		spans = append(spans, [2]int64{x.ready, end})
 	}
-	slices.SortFunc(edges, func(p, q edge) int {
-		if p.at != q.at {
-			return int(p.at - q.at)
-		}
-		return p.d - q.d
-	})
-	n := 0
-	for _, e := range edges {
-		n += e.d
-		r.MaxExecutors = max(r.MaxExecutors, n)
-	}
+	r.MaxExecutors = peakConcurrency(spans)
 	r.ExecutorsStarted = len(s.execs)
 	s.live = 0
 	s.sample()

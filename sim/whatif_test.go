@@ -334,3 +334,20 @@ func TestConcurrentJobsShareAStage(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
+
+func TestPeakConcurrency(t *testing.T) {
+	for _, c := range []struct {
+		spans [][2]int64
+		want  int
+	}{
+		{nil, 0},
+		{[][2]int64{{0, 10}}, 1},
+		{[][2]int64{{0, 10}, {10, 20}}, 1}, // one ends as the other starts
+		{[][2]int64{{0, 10}, {5, 20}, {6, 7}}, 3},
+		{[][2]int64{{0, 10}, {20, 30}, {25, 40}}, 2},
+	} {
+		if got := peakConcurrency(c.spans); got != c.want {
+			t.Errorf("%v: %d, want %d", c.spans, got, c.want)
+		}
+	}
+}
