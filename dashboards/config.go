@@ -48,6 +48,16 @@ type Config struct {
 	// BelowTargetFor is how long live executors may stay below DRA's target
 	// (alert SparkDRAExecutorsBelowTarget).
 	BelowTargetFor model.Duration `json:"belowTargetFor"`
+	// FailedTaskRatio: the failed share of the task attempts that ended within
+	// FailedTasksWindow above which the alert SparkTasksFailing fires, when at least
+	// FailedTasksMin attempts failed.
+	FailedTaskRatio float64 `json:"failedTaskRatio"`
+	// FailedTasksMin is the fewest failed attempts within the window that can fire it.
+	FailedTasksMin int `json:"failedTasksMin"`
+	// FailedTasksWindow is the range of that alert's increase().
+	FailedTasksWindow model.Duration `json:"failedTasksWindow"`
+	// FailedTasksFor is that alert's `for:`.
+	FailedTasksFor model.Duration `json:"failedTasksFor"`
 	// ExitedUnexpectedlyThreshold: this many executors exiting unexpectedly within
 	// ExitedUnexpectedlyWindow (the driver's own count, Spark's own DRA only) fire the alert
 	// SparkExecutorsExitedUnexpectedly.
@@ -114,6 +124,10 @@ func DefaultConfig() Config {
 		PollOverrunFor:              model.Duration(10 * time.Minute),
 		HPAMaxedFor:                 model.Duration(15 * time.Minute),
 		PodStartupAllowance:         model.Duration(5 * time.Minute),
+		FailedTaskRatio:             0.1,
+		FailedTasksMin:              10,
+		FailedTasksWindow:           model.Duration(10 * time.Minute),
+		FailedTasksFor:              model.Duration(5 * time.Minute),
 		ExitedUnexpectedlyThreshold: 1,
 		ExitedUnexpectedlyWindow:    model.Duration(10 * time.Minute),
 		ExitedUnexpectedlyFor:       model.Duration(0),
@@ -147,6 +161,7 @@ func (c Config) Validate() error {
 		{"backlogThreshold", c.BacklogThreshold},
 		{"staleThreshold", c.StaleThreshold},
 		{"exitedUnexpectedlyWindow", c.ExitedUnexpectedlyWindow},
+		{"failedTasksWindow", c.FailedTasksWindow},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -164,6 +179,7 @@ func (c Config) Validate() error {
 		{"pollErrorsFor", c.PollErrorsFor}, {"pollOverrunFor", c.PollOverrunFor},
 		{"hpaMaxedFor", c.HPAMaxedFor}, {"podStartupAllowance", c.PodStartupAllowance},
 		{"exitedUnexpectedlyFor", c.ExitedUnexpectedlyFor},
+		{"failedTasksFor", c.FailedTasksFor},
 	}
 	for _, p := range nonNegative {
 		if p.d < 0 {
@@ -175,6 +191,12 @@ func (c Config) Validate() error {
 	}
 	if c.ExporterJob == "" || c.ScalerJob == "" {
 		errs = append(errs, errors.New("exporterJob and scalerJob must not be empty"))
+	}
+	if c.FailedTaskRatio <= 0 || c.FailedTaskRatio >= 1 {
+		errs = append(errs, fmt.Errorf("failedTaskRatio must be in (0, 1), got %g", c.FailedTaskRatio))
+	}
+	if c.FailedTasksMin < 1 {
+		errs = append(errs, fmt.Errorf("failedTasksMin must be >= 1, got %d", c.FailedTasksMin))
 	}
 	if c.ExitedUnexpectedlyThreshold < 1 {
 		errs = append(errs, fmt.Errorf("exitedUnexpectedlyThreshold must be >= 1, got %d", c.ExitedUnexpectedlyThreshold))

@@ -72,8 +72,8 @@ func TestEveryAlertHasARunbookSection(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	rules := Rules(cfg).Groups[0].Rules
-	if len(rules) != 14 {
-		t.Errorf("%d alerts, want 14", len(rules))
+	if len(rules) != 15 {
+		t.Errorf("%d alerts, want 15", len(rules))
 	}
 	for _, r := range rules {
 		for _, key := range []string{"summary", "description", "runbook_url"} {

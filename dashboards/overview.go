@@ -46,7 +46,7 @@ func overview(cfg Config) (*dashboard.DashboardBuilder, []Query) {
 }
 
 func demandRow(d *dashboard.DashboardBuilder, b *board, sel string) *dashboard.DashboardBuilder {
-	const tasks, backlog = "Pending and running tasks", "Backlog duration"
+	const tasks, backlog, failures = "Pending and running tasks", "Backlog duration", "Failed and completed tasks per second"
 	return d.WithRow(dashboard.NewRowBuilder("Demand")).
 		WithPanel(timeSeries(tasks,
 			"Tasks of submitted stages not yet started (pending) and tasks running now, speculative copies included (running). DRA sizes the application from their sum.",
@@ -56,7 +56,13 @@ func demandRow(d *dashboard.DashboardBuilder, b *board, sel string) *dashboard.D
 		WithPanel(timeSeries(backlog,
 			"How long pending tasks have waited without a break. DRA asks for more executors once this passes spark.dynamicAllocation.schedulerBacklogTimeout (1s by default), and again every sustainedSchedulerBacklogTimeout.",
 			"s").
-			WithTarget(b.target(backlog, "A", fmt.Sprintf("max by (%s) (spark_dra_backlog_duration_seconds{%s})", appLabels, sel), appLegend, RequiresSparkdra)))
+			WithTarget(b.target(backlog, "A", fmt.Sprintf("max by (%s) (spark_dra_backlog_duration_seconds{%s})", appLabels, sel), appLegend, RequiresSparkdra))).
+		WithPanel(timeSeries(failures,
+			"Task attempts that failed per second (killed ones excluded) and tasks that finished successfully per second, from the executors' counters. "+
+				"Failed attempts are retried (spark.task.maxFailures): they cost executor time and keep the backlog up. The alert SparkTasksFailing fires on a high failed share.",
+			"ops").
+			WithTarget(b.target(failures, "A", fmt.Sprintf("sum by (%s) (rate(spark_app_tasks_failed_total{%s}[$__rate_interval]))", appLabels, sel), "failed "+appLegend, RequiresSparkdra)).
+			WithTarget(b.target(failures, "B", fmt.Sprintf("sum by (%s) (rate(spark_app_tasks_completed_total{%s}[$__rate_interval]))", appLabels, sel), "completed "+appLegend, RequiresSparkdra)))
 }
 
 func executorsRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) *dashboard.DashboardBuilder {

@@ -48,6 +48,7 @@ func NewCollector(reg prometheus.Registerer, store *Store, opts CollectorOptions
 	c.defs = append(c.defs, appMetrics...)
 	c.defs = append(c.defs, driverMetrics()...)
 	c.defs = append(c.defs, mStale)
+	c.defs = append(c.defs, taskMetrics...)
 	if opts.PerExecutor {
 		c.defs = append(c.defs, executorMetrics...)
 	}
@@ -199,6 +200,7 @@ func (e emitter) app(s *TargetSnapshot) {
 	e.config(a.Config, l)
 	e.allocation(a.Driver, l)
 	e.stale(a, l)
+	e.tasks(a, l)
 	if e.c.opts.PerExecutor {
 		for i := range a.Executors {
 			e.executor(&a.Executors[i], a.Config.ShufflePins, l)
@@ -227,6 +229,9 @@ func (e emitter) executor(x *ExecutorSnapshot, shufflePins bool, app []string) {
 	l = append(l, clean(x.ID))
 	e.emit(mExecInfo, 1, l, clean(x.Host), strconv.Itoa(x.ResourceProfileID))
 	e.emit(mExecRunning, float64(x.RunningTasks), l)
+	if !x.AddTime.IsZero() {
+		e.emit(mExecAddTime, unixSeconds(x.AddTime), l)
+	}
 	if x.RunningTasks > 0 {
 		return
 	}

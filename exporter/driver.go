@@ -57,6 +57,7 @@ func (d *driver) poll(ctx context.Context, deps pollDeps) (*TargetSnapshot, erro
 		snap.Up = true
 		snap.App = d.observer.Observe(p, now)
 		snap.App.Stale = p.stale()
+		snap.App.StartTime = startTime(d.app)
 		if p.AllocationErr != nil {
 			d.errors[ReasonMetricsJSON]++
 		}

@@ -130,7 +130,7 @@ var (
 var appMetrics = []metricDef{mUp, mAppInfo, mPending, mRunning, mBacklog, mStages, mTPE, mMaxNeeded, mExecutors,
 	mShufflePins, mConfigWarning, mCfgEnabled, mCfgMin, mCfgMax, mCfgInitial, mCfgRatio, mCfgIdle, mCfgCachedIdle, mCfgShuffleTimeout}
 
-var executorMetrics = []metricDef{mExecInfo, mExecRunning, mExecIdle, mExecShuffleActive, mExecRDDBlocks,
+var executorMetrics = []metricDef{mExecInfo, mExecRunning, mExecAddTime, mExecIdle, mExecShuffleActive, mExecRDDBlocks,
 	mExecMemory, mExecDisk, mExecShuffleWrite}
 
 var selfMetrics = []metricDef{mScrapeSuccess, mScrapeDuration, mScrapeErrors, mTargets, mPollInterval}

@@ -91,6 +91,7 @@ type Observer struct {
 	// stages with pending tasks at the previous poll, and its time (stageboundary.go)
 	backlogStages map[stageKey]struct{}
 	lastPoll      time.Time
+	tasks         taskCounter
 }
 
 type executorTrack struct {
@@ -130,6 +131,7 @@ func (o *Observer) Observe(p Poll, now time.Time) *AppSnapshot {
 	snap.MaxNeededExecutors = maxNeeded(snap.PendingTasks+snap.RunningTasks, p.Config.DRA.ExecutorAllocationRatio,
 		snap.TasksPerExecutor)
 	snap.Executors = o.observeExecutors(p, now)
+	snap.Tasks = o.tasks.observe(p.Executors)
 	snap.Driver = p.Allocation
 	return snap
 }
@@ -243,6 +245,9 @@ func executorSnapshot(e sparkapi.ExecutorSummary, p Poll, memHolders map[string]
 		MemoryUsed:    e.MemoryUsed,
 		DiskUsed:      e.DiskUsed,
 		ShuffleWrite:  e.TotalShuffleWrite,
+	}
+	if e.AddTime != nil {
+		s.AddTime = e.AddTime.Time
 	}
 	if e.ResourceProfileID != nil {
 		s.ResourceProfileID = *e.ResourceProfileID

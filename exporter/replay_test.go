@@ -142,6 +142,7 @@ func TestReplayRealSpark(t *testing.T) {
 			clock := newFakeClock()
 			deps := pollDeps{client: testClient(), timeout: 5 * time.Second, now: clock.Now}
 			var polls, agree, near, compared, busy, idleSeen, driverRead int
+			var lastCompleted int64
 			for _, tk := range ticks {
 				clock.now = t0.Add(time.Duration(tk.t * float64(time.Second)))
 				rd.mu.Lock()
@@ -152,6 +153,10 @@ func TestReplayRealSpark(t *testing.T) {
 					t.Fatalf("t=%.1f: %v", tk.t, err)
 				}
 				polls++
+				if snap.App.Tasks.completed < lastCompleted {
+					t.Fatalf("t=%.1f: completed tasks fell from %d to %d", tk.t, lastCompleted, snap.App.Tasks.completed)
+				}
+				lastCompleted = snap.App.Tasks.completed
 				cfg := snap.App.Config
 				if !cfg.Active || cfg.DRA.MaxExecutors != 3 || cfg.DRA.ExecutorIdleTimeout != 10*time.Second || !cfg.ShufflePins {
 					t.Fatalf("settings read wrong: %+v", cfg)
@@ -192,6 +197,11 @@ func TestReplayRealSpark(t *testing.T) {
 						}
 					}
 				}
+			}
+			// Every task of the run, as the event log counts them (e2e/testdata/README.md), though
+			// DRA released every executor before the end.
+			if want := map[string]int64{"pagerank": 120, "tripcount": 109}[job]; lastCompleted != want {
+				t.Errorf("%d tasks completed in all, want %d", lastCompleted, want)
 			}
 			t.Logf("%d polls; max-needed equal to the driver's own in %d of %d seconds, within 2 in %d; %d busy and %d idle executor-samples",
 				polls, agree, compared, near, busy, idleSeen)

@@ -63,9 +63,10 @@ type ExecutorSnapshot struct {
 	// REST API tells; see docs/metrics.md). Spark does not count such an executor idle.
 	ShuffleActive bool
 	RDDBlocks     int
-	MemoryUsed    int64 // bytes of storage memory used by cached blocks
-	DiskUsed      int64 // bytes of disk used by cached blocks
-	ShuffleWrite  int64 // bytes of shuffle output written since registration (cumulative)
+	MemoryUsed    int64     // bytes of storage memory used by cached blocks
+	DiskUsed      int64     // bytes of disk used by cached blocks
+	ShuffleWrite  int64     // bytes of shuffle output written since registration (cumulative)
+	AddTime       time.Time // when it registered; zero when the driver did not say
 }
 
 // State is the executor's spark_dra_executors state.
@@ -104,6 +105,10 @@ type AppSnapshot struct {
 	// Stale says, per part (PartStageHistory, PartDriverMetrics), whether the series that
 	// depend on it lack this poll's data (not read yet, or its read failed).
 	Stale map[string]bool
+	// Tasks counts the application's finished tasks (taskCounter).
+	Tasks taskCounts
+	// StartTime is when the application started; zero when the driver did not say.
+	StartTime time.Time
 }
 
 // StateCounts counts the executors per state, in the order of ExecutorStates.
