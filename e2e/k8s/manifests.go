@@ -34,6 +34,12 @@ func render(dir string) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodeObjects(y)
+}
+
+// decodeObjects decodes a multi-document YAML (or JSON) stream into objects, skipping empty
+// documents. A malformed document fails the whole stream: no objects are returned.
+func decodeObjects(y []byte) ([]*unstructured.Unstructured, error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(y), 4096)
 	var out []*unstructured.Unstructured
 	for {
@@ -42,7 +48,7 @@ func render(dir string) ([]*unstructured.Unstructured, error) {
 			if errors.Is(err, io.EOF) {
 				return out, nil
 			}
-			return nil, err
+			return nil, fmt.Errorf("document %d: %w", len(out)+1, err)
 		}
 		if len(m) > 0 {
 			out = append(out, &unstructured.Unstructured{Object: m})

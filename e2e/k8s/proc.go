@@ -6,12 +6,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/sparkdra/sparkdra/e2e/sparkcluster"
 )
 
 // proc is one process of the stack, started by its binary path and stopped by its PID.
@@ -100,25 +101,8 @@ func (p *proc) tail(n int) string {
 	return string(b)
 }
 
-// freePorts returns n distinct TCP ports on 127.0.0.1 that were free a moment ago. They are held
-// open together so that no two coincide, then released for the components to bind.
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
+// freePorts returns n distinct TCP ports on 127.0.0.1 that were free a moment ago
+// (sparkcluster.FreePorts, the e2e tiers' one port picker).
+func freePorts(n int) ([]int, error) { return sparkcluster.FreePorts("127.0.0.1", n) }
 
 var errNotYet = errors.New("not yet")

@@ -3,11 +3,9 @@
 package k8se2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,7 +25,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -399,28 +396,23 @@ func (s *Stack) Poll(what string, timeout time.Duration, cond func() error) erro
 }
 
 // Apply server-side applies every object of a multi-document YAML (or JSON) stream, putting
-// namespaced objects without a namespace into namespace, and returns the applied objects.
+// namespaced objects without a namespace into namespace, and returns the applied objects. The
+// whole stream is decoded first (decodeObjects), so a malformed document applies nothing; an
+// object the API server refuses stops the apply, returning those applied before it.
 func (s *Stack) Apply(ctx context.Context, manifest []byte, namespace string) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	objs, err := decodeObjects(manifest)
+	if err != nil {
+		return nil, err
+	}
 	var out []*unstructured.Unstructured
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return out, err
-		}
-		if len(m) == 0 {
-			continue
-		}
-		obj := &unstructured.Unstructured{Object: m}
+	for _, obj := range objs {
 		applied, err := s.applyOne(ctx, obj, namespace)
 		if err != nil {
 			return out, fmt.Errorf("%s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 		out = append(out, applied)
 	}
+	return out, nil
 }
 
 func (s *Stack) applyOne(ctx context.Context, obj *unstructured.Unstructured, namespace string) (*unstructured.Unstructured, error) {

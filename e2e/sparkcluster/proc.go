@@ -98,12 +98,33 @@ func killGroup(pgid int, sig syscall.Signal) {
 // FreePort returns a TCP port that was free on host a moment ago. Another process may take it
 // before the caller binds it; the tests accept that small race for ports Spark must be told.
 func FreePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	ps, err := FreePorts(host, 1)
 	if err != nil {
-		return 0, fmt.Errorf("free port on %s: %w", host, err)
+		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ps[0], nil
+}
+
+// FreePorts returns n distinct TCP ports that were free on host a moment ago: they are held open
+// together, so no two coincide, then released for the caller's processes to bind (with the same
+// small race as FreePort).
+func FreePorts(host string, n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return nil, fmt.Errorf("free port on %s: %w", host, err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
 
 // PollUntil calls check every interval until it returns true, returns an error, or ctx ends.
