@@ -27,7 +27,7 @@ import (
 func TestRealPrometheus(t *testing.T) {
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
-		t.Skip("prometheus not installed (make e2e-prometheus)")
+		t.Fatal("prometheus is not on PATH: `make scaler-e2e` installs Debian's package (as root), or install it yourself")
 	}
 	var mu sync.Mutex
 	text := exposition(backlogged())
