@@ -13,3 +13,9 @@ operator-examples:
 	cd e2e/operator && $(GO) test -count=1 ./...
 
 TEST_TARGETS += operator-examples
+
+# The operator's controller and CRDs, built once per machine into $(CACHE_DIR)/spark-operator/<key>
+# (e2e/operator/build.sh prints the bin directory).
+.PHONY: operator-bin
+operator-bin:
+	@GO="$(GO)" bash e2e/operator/build.sh "$(CACHE_DIR)"

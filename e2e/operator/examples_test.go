@@ -2,11 +2,9 @@ package operator
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -15,8 +13,6 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"sigs.k8s.io/yaml"
-
-	"github.com/sparkdra/sparkdra/scaler"
 )
 
 // examplesDir holds the SparkApplication examples users apply.
@@ -116,78 +112,5 @@ func TestStrictDecodingRejectsUnknownField(t *testing.T) {
 	doc := []byte("apiVersion: sparkoperator.k8s.io/v1beta2\nkind: SparkApplication\nspec:\n  dynamicAllocation:\n    shuffleTracking: true\n")
 	if err := yaml.UnmarshalStrict(doc, &app); err == nil {
 		t.Fatal("an unknown field decoded")
-	}
-}
-
-// sparkProperties are the Spark properties the operator submits for the application's DRA
-// settings (spec.dynamicAllocation → spark.dynamicAllocation.*, the executor's cores, then
-// spec.sparkConf), as docs/spark-on-k8s.md describes its mapping.
-func sparkProperties(app *v1beta2.SparkApplication) map[string]string {
-	p := map[string]string{}
-	if da := app.Spec.DynamicAllocation; da != nil {
-		p[scaler.KeyEnabled] = strconv.FormatBool(da.Enabled)
-		if da.InitialExecutors != nil {
-			p[scaler.KeyInitialExecutors] = strconv.Itoa(int(*da.InitialExecutors))
-		}
-		if da.MinExecutors != nil {
-			p[scaler.KeyMinExecutors] = strconv.Itoa(int(*da.MinExecutors))
-		}
-		if da.MaxExecutors != nil {
-			p[scaler.KeyMaxExecutors] = strconv.Itoa(int(*da.MaxExecutors))
-		}
-		if da.ShuffleTrackingEnabled != nil {
-			p[scaler.KeyShuffleTrackingEnabled] = strconv.FormatBool(*da.ShuffleTrackingEnabled)
-		}
-		if da.ShuffleTrackingTimeout != nil {
-			p[scaler.KeyShuffleTrackingTimeout] = strconv.FormatInt(*da.ShuffleTrackingTimeout, 10)
-		}
-	}
-	if c := app.Spec.Executor.Cores; c != nil {
-		p[scaler.KeyExecutorCores] = strconv.Itoa(int(*c))
-	}
-	for k, v := range app.Spec.SparkConf {
-		p[k] = v
-	}
-	return p
-}
-
-// What each example does to DRA, read with the exporter's own rules (scaler.ParseConfig, design.md
-// "What an executor holds"): PageRank pins executors with shuffle output on purpose; the Celeborn
-// variant is valid without tracking and pins nothing needlessly. Turning tracking back on in the
-// Celeborn variant raises Spark's warning: the needless pinning the alert is about.
-func TestExamplesDRASemantics(t *testing.T) {
-	apps := sparkApplications(t)
-	read := func(name string, edit func(*v1beta2.SparkApplication)) scaler.Config {
-		t.Helper()
-		var app v1beta2.SparkApplication
-		if err := yaml.UnmarshalStrict(apps[name], &app); err != nil {
-			t.Fatal(err)
-		}
-		if edit != nil {
-			edit(&app)
-		}
-		cfg, err := scaler.ParseConfig(sparkProperties(&app))
-		if err != nil {
-			t.Fatalf("%s: Spark would reject it: %v", name, err)
-		}
-		return cfg
-	}
-	pr := read("pagerank.yaml", nil)
-	if !pr.Enabled || !pr.ShuffleTracking() || pr.NeedlessShufflePinning() || len(pr.Warnings()) != 0 {
-		t.Errorf("pagerank: enabled %v tracking %v needless %v warnings %v", pr.Enabled, pr.ShuffleTracking(),
-			pr.NeedlessShufflePinning(), pr.Warnings())
-	}
-	cb := read("pagerank-celeborn.yaml", nil)
-	if !cb.Enabled || cb.ShuffleTracking() || !cb.ReliableShuffleStorage || cb.NeedlessShufflePinning() || len(cb.Warnings()) != 0 {
-		t.Errorf("pagerank-celeborn: enabled %v tracking %v reliable %v needless %v warnings %v", cb.Enabled,
-			cb.ShuffleTracking(), cb.ReliableShuffleStorage, cb.NeedlessShufflePinning(), cb.Warnings())
-	}
-	on := read("pagerank-celeborn.yaml", func(a *v1beta2.SparkApplication) {
-		tr := true
-		a.Spec.DynamicAllocation.ShuffleTrackingEnabled = &tr
-	})
-	if !on.NeedlessShufflePinning() || len(on.Warnings()) != 1 || on.Warnings()[0].Reason != scaler.WarningTrackingWithOtherMechanism {
-		b, _ := json.Marshal(on.Warnings())
-		t.Errorf("celeborn with tracking on: needless %v warnings %s", on.NeedlessShufflePinning(), b)
 	}
 }
