@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -105,4 +106,28 @@ func In(ms []Metric, heading string) []Metric {
 		}
 	}
 	return out
+}
+
+// Same compares the metrics a section documents with those the code has
+// (name → type) and returns one line per difference: a documented metric
+// missing or of another type, and a metric the section does not list.
+func Same(documented []Metric, have map[string]string) []string {
+	var diffs []string
+	listed := map[string]bool{}
+	for _, m := range documented {
+		listed[m.Name] = true
+		switch typ, ok := have[m.Name]; {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("%s (%s) is documented but not in the code", m.Name, m.Type))
+		case typ != m.Type:
+			diffs = append(diffs, fmt.Sprintf("%s is documented as a %s but is a %s", m.Name, m.Type, typ))
+		}
+	}
+	for name := range have {
+		if !listed[name] {
+			diffs = append(diffs, fmt.Sprintf("%s is not documented", name))
+		}
+	}
+	slices.Sort(diffs)
+	return diffs
 }

@@ -42,3 +42,12 @@ func TestRepositoryContracts(t *testing.T) {
 		}
 	}
 }
+
+func TestSame(t *testing.T) {
+	doc := []Metric{{Name: "a", Type: "gauge"}, {Name: "b", Type: "counter"}, {Name: "c", Type: "gauge"}}
+	got := Same(doc, map[string]string{"a": "gauge", "b": "gauge", "d": "gauge"})
+	want := []string{"b is documented as a counter but is a gauge", "c (gauge) is documented but not in the code", "d is not documented"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
