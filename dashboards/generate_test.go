@@ -18,7 +18,8 @@ func TestCommittedFilesMatchGenerator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{OverviewPath, ScalerPath, RulesPath, QueriesPath, OverviewConfigPath, ScalerConfigPath, PrometheusRulePath}
+	want := []string{OverviewPath, ScalerPath, RulesPath, QueriesPath, OverviewConfigPath, ScalerConfigPath, PrometheusRulePath,
+		ChartOverviewPath, ChartScalerPath, ChartRulesPath}
 	if len(files) != len(want) {
 		t.Errorf("Generate returned %d files, want %d", len(files), len(want))
 	}

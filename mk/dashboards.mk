@@ -1,7 +1,8 @@
 # Dashboards and alerting rules (room: dashboards/).
 #
 #   make dashboards   regenerate dashboards/*.json, the rule file, queries.txt and the generated
-#                     manifests (manifests/base/dashboards/, prometheusrule.yaml) from dashboards/*.go
+#                     manifests (manifests/base/dashboards/, prometheusrule.yaml) and the Helm chart's
+#                     charts/sparkdra/files/ from dashboards/*.go
 #   make rules-test   promtool check rules + promtool test rules: the alerts at both edges of
 #                     every for:, and every dashboard query evaluated over synthetic series
 #                     (Debian's prometheus package,
