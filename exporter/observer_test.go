@@ -191,8 +191,10 @@ func TestAppConfigPins(t *testing.T) {
 		{"Celeborn manager and ShuffleDataIO, tracking off", map[string]string{"spark.shuffle.manager": manager,
 			"spark.shuffle.sort.io.plugin.class": dataIO, "spark.dynamicAllocation.shuffleTracking.enabled": "false"},
 			"3.5.3", false, true, false, ""},
-		{"decommission with tracking", map[string]string{"spark.decommission.enabled": "true"}, "4.0.1",
-			true, true, true, "shuffle_tracking_with_other_mechanism"},
+		{"decommission with block migration and tracking", map[string]string{"spark.decommission.enabled": "true",
+			"spark.storage.decommission.enabled": "true"}, "4.0.1", true, true, true, "shuffle_tracking_with_other_mechanism"},
+		{"decommission without block migration: Spark warns, but the shuffle would be lost", map[string]string{
+			"spark.decommission.enabled": "true"}, "4.0.1", true, true, false, "shuffle_tracking_with_other_mechanism"},
 		{"decommission, ESS and tracking: Spark warns, nothing pinned", map[string]string{"spark.decommission.enabled": "true",
 			"spark.shuffle.service.enabled": "true"}, "4.0.1", false, true, false, "shuffle_tracking_with_other_mechanism"},
 	} {

@@ -187,12 +187,15 @@ func (c Config) ShuffleOffExecutors() bool {
 // NeedlessShufflePinning reports whether the monitor pins executors for
 // shuffle output that is safe without them: ShuffleTracking is on while
 // Celeborn keeps the shuffle (ShuffleOffExecutors) or decommissioning
-// migrates shuffle blocks (spark.decommission.enabled and
+// migrates shuffle blocks (CanMigrateShuffle: spark.decommission.enabled,
+// spark.storage.decommission.enabled and
 // spark.storage.decommission.shuffleBlocks.enabled). Turning shuffle
-// tracking off releases such executors after executorIdleTimeout and
-// loses nothing (docs/runbook.md, SparkDRANeedlessShufflePinning).
+// tracking off then releases such executors after executorIdleTimeout and
+// loses nothing (docs/runbook.md, SparkDRANeedlessShufflePinning). Spark's
+// own warning (WarningTrackingWithOtherMechanism) does not look at
+// spark.storage.decommission.enabled; without it no block migrates.
 func (c Config) NeedlessShufflePinning() bool {
-	return c.ShuffleTracking() && (c.ShuffleOffExecutors() || (c.DecommissionEnabled && c.DecommissionShuffleBlocksEnabled))
+	return c.ShuffleTracking() && c.CanMigrateShuffle()
 }
 
 // Warning is one thing the settings warn about: a stable Reason (a

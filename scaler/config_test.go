@@ -263,7 +263,9 @@ func TestShufflePinningCombinations(t *testing.T) {
 
 					pins := !ess && tracking // ExecutorMonitor.shuffleTrackingEnabled, nothing else
 					off := celeborn != "none"
-					needless := pins && (off || decom)
+					// Decommissioning migrates shuffle blocks only with spark.storage.decommission.enabled,
+					// which these combinations leave at its default (false).
+					needless := pins && off
 					valid := ess || tracking || off || decom
 					reasons := map[string]bool{}
 					for _, w := range c.Warnings() {
@@ -290,6 +292,10 @@ func TestShufflePinningCombinations(t *testing.T) {
 					}
 					if needless && len(reasons) == 0 {
 						t.Errorf("%s: needless pinning without a warning", name)
+					}
+					props[KeyStorageDecommission] = "true"
+					if c, _ := ParseConfig(props); c.NeedlessShufflePinning() != (pins && (off || decom)) {
+						t.Errorf("%s with block migration: NeedlessShufflePinning %v, want %v", name, c.NeedlessShufflePinning(), pins && (off || decom))
 					}
 					if c.ReliableShuffleStorage != (celeborn == "dataio" || celeborn == "both") {
 						t.Errorf("%s: ReliableShuffleStorage %v: only Celeborn's ShuffleDataIO reports reliable storage", name,
