@@ -85,7 +85,8 @@ func executorsRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel strin
 		WithPanel(stacked(timeSeries(states,
 			"busy: running tasks. shuffle_active: no task, but holds shuffle output of a running job (Spark does not count it idle). "+
 				"idle: removable after executorIdleTimeout. idle_cache: held by cachedExecutorIdleTimeout. "+
-				"idle_shuffle, idle_cache_shuffle: kept because they hold shuffle data (shuffle tracking without an external or remote shuffle service).",
+				"idle_shuffle, idle_cache_shuffle: kept because they hold shuffle data (shuffle tracking on and no external shuffle service; "+
+				"Apache Celeborn does not change that: see Settings warnings).",
 			"short")).
 			WithTarget(b.target(states, "A", fmt.Sprintf("sum by (%s, state) (spark_dra_executors{%s})", appLabels, sel), "{{app_name}} {{state}}", RequiresSparkdra))).
 		WithPanel(timeSeries(removals,
@@ -122,6 +123,7 @@ func requestedPanel(b *board, soSel string) *timeseries.PanelBuilder {
 
 func idleRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) *dashboard.DashboardBuilder {
 	const total, perApp, longest = "Idle executor-seconds", "Idle executor-seconds by application and state", "Longest-idle executors"
+	const warnings = "Settings warnings"
 	step := time.Duration(cfg.IdleCostResolution)
 	// Integrate the number of idle executors over the range: a subquery samples it every step
 	// and sum_over_time × step gives executor-seconds. Series of finished applications are
@@ -142,7 +144,15 @@ func idleRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) *d
 			"Executors with no running task, longest idle first, and what keeps them: holds = none (removable after executorIdleTimeout), cache, shuffle or cache_shuffle.").
 			WithTarget(b.tableTarget(longest, "A",
 				fmt.Sprintf("topk(20, max by (%s, executor_id, holds) (spark_executor_idle_duration_seconds{%s}))", appLabels, sel))).
-			Unit("s"))
+			Unit("s")).
+		WithPanel(tablePanel(warnings,
+			"Applications whose settings Spark warns about (spark_dra_config_warning, one row per reason). "+
+				"shuffle_tracking_with_other_mechanism: shuffle tracking is on although Celeborn's ShuffleDataIO or shuffle-block decommissioning keeps the shuffle safe, "+
+				"so Spark keeps idle executors that ran shuffle map tasks for nothing (alert SparkDRANeedlessShufflePinning: turn tracking off). "+
+				"shuffle_tracking_with_remote_shuffle_manager: the same with Celeborn's shuffle manager but without its ShuffleDataIO. "+
+				"initial_executors_below_min, executor_instances_below_min: Spark ignores the setting.").
+			WithTarget(b.tableTarget(warnings, "A",
+				fmt.Sprintf("max by (%s, reason) (spark_dra_config_warning{%s})", appLabels, sel))))
 }
 
 // exporterRow shows which drivers the exporter can read. A driver that never answered has no

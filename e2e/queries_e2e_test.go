@@ -34,6 +34,8 @@ var mayBeEmpty = map[string]string{
 	"spark-dra-overview/Executors leaving (driver)/B":                   "the application runs with Spark's own DRA off (no /metrics/json allocation source)",
 	// Errors per second by reason: the scaler had no errors in a healthy run.
 	"spark-dra-scaler/Errors per second by reason/A": "no scaler errors in a healthy run",
+	// The closed loop's application sets nothing Spark warns about.
+	"spark-dra-overview/Settings warnings/A": "the application's settings raise no warning",
 	// Poll errors: a healthy driver answered every poll.
 	"spark-dra-overview/Driver poll errors by reason/A": "no poll errors in a healthy run",
 }
