@@ -85,7 +85,7 @@ func (d *driver) read(ctx context.Context, deps pollDeps) (Poll, error) {
 		wg.Go(func() { alloc, allocErr = d.readAllocation(ctx, deps, namespace) })
 	}
 	if !first && needHistory {
-		wg.Go(func() { finished = d.readStageHistory(get, prefix, deps.history) })
+		wg.Go(func() { finished = d.readStageHistory(ctx, deps, prefix) })
 	}
 	wg.Wait()
 
@@ -134,21 +134,24 @@ func (d *driver) read(ctx context.Context, deps pollDeps) (Poll, error) {
 // could not now: the request failed, or history (a slot shared by every poll loop) had no free
 // slot. The list is the largest payload a driver serves (every retained stage, up to
 // spark.ui.retainedStages), so an exporter starting beside hundreds of drivers reads a few at a
-// time rather than holding them all in memory at once; the others try again at their next poll.
-func (d *driver) readStageHistory(get func(string, url.Values, any) error, prefix string, history chan struct{}) int {
-	if history != nil {
+// time; the others try again at their next poll. Only its length is kept, counted as the body
+// streams in (sparkapi.Client.CountList), never held whole.
+func (d *driver) readStageHistory(ctx context.Context, deps pollDeps, prefix string) int {
+	if deps.history != nil {
 		select {
-		case history <- struct{}{}:
-			defer func() { <-history }()
+		case deps.history <- struct{}{}:
+			defer func() { <-deps.history }()
 		default:
 			return -1
 		}
 	}
-	var list sparkapi.StageList
-	if err := get(prefix+"/stages", url.Values{"status": {"complete", "failed"}}, &list); err != nil {
+	rctx, cancel := context.WithTimeout(ctx, deps.timeout)
+	defer cancel()
+	n, err := deps.client.CountList(rctx, d.target.BaseURL, prefix+"/stages", url.Values{"status": {"complete", "failed"}})
+	if err != nil {
 		return -1
 	}
-	return len(list)
+	return n
 }
 
 // stale lists what the poll could not read that the application's series depend on.

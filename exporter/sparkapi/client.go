@@ -156,17 +156,9 @@ func (c *Client) GetURL(ctx context.Context, rawURL string, v any) error {
 // fetch reads the body of rawURL and hands it to decode; the body is only valid during the
 // call. Every failure is an *Error; decode's errors have ReasonDecode.
 func (c *Client) fetch(ctx context.Context, rawURL string, decode func([]byte) error) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	resp, err := c.send(ctx, rawURL)
 	if err != nil {
-		return &Error{URL: rawURL, Reason: ReasonConnection, Err: err}
-	}
-	req.Header.Set("Accept", "application/json")
-	if err := c.Credentials.apply(req); err != nil {
-		return &Error{URL: rawURL, Reason: ReasonCredentials, Err: err}
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return &Error{URL: rawURL, Reason: transportReason(ctx, err), Err: err}
+		return err
 	}
 	defer resp.Body.Close()
 	buf := bodyBuffers.Get().(*bytes.Buffer)
@@ -198,6 +190,23 @@ func (c *Client) fetch(ctx context.Context, rawURL string, decode func([]byte) e
 		return &Error{URL: rawURL, Reason: ReasonDecode, Err: err}
 	}
 	return nil
+}
+
+// send issues the GET of rawURL; a failure to send or to get a response is an *Error.
+func (c *Client) send(ctx context.Context, rawURL string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, &Error{URL: rawURL, Reason: ReasonConnection, Err: err}
+	}
+	req.Header.Set("Accept", "application/json")
+	if err := c.Credentials.apply(req); err != nil {
+		return nil, &Error{URL: rawURL, Reason: ReasonCredentials, Err: err}
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, &Error{URL: rawURL, Reason: transportReason(ctx, err), Err: err}
+	}
+	return resp, nil
 }
 
 // maxPooledBuffer keeps the pool from holding on to the rare huge body.

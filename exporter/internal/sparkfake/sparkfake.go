@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,9 +50,13 @@ type Driver struct {
 	AppID, AppName, SparkVersion string
 	Props                        map[string]string
 	ActiveStages                 []Stage
-	FinishedStages               int
-	RunningJobs                  int
-	Executors                    []Executor
+	// FinishedStages is the history of COMPLETE stage attempts (spark.ui.retainedStages keeps
+	// up to 1,000), FinishedJobs of SUCCEEDED jobs; /stages and /jobs list them after the
+	// active ones unless a status filter leaves them out.
+	FinishedStages int
+	FinishedJobs   int
+	RunningJobs    int
+	Executors      []Executor
 	// Allocation sets the ExecutorAllocationManager metrics of /metrics/json/ by Spark's name
 	// (numberTargetExecutors, numberExecutorsKilledByDriver, …; unset ones are 0). The source is
 	// only listed when Props turn dynamic allocation on, as Spark registers it.
@@ -60,8 +65,9 @@ type Driver struct {
 	// spark.metrics.namespace does.
 	MetricsNamespace string
 
-	mu       sync.RWMutex
-	payloads map[string][]byte
+	mu                   sync.RWMutex
+	payloads             map[string][]byte
+	stageItems, jobItems []item
 }
 
 // Generate returns a driver running app i with the given numbers of executors (half busy with
@@ -123,22 +129,67 @@ func (d *Driver) Render() {
 	p["/applications"] = marshal([]any{d.application()})
 	prefix := "/applications/" + d.AppID
 	p[prefix+"/environment"] = marshal(d.environment())
-	p[prefix+"/stages?status=active"] = marshal(d.stages())
-	finished := make([]any, d.FinishedStages)
-	for i := range finished {
-		finished[i] = d.stage(Stage{ID: i, Tasks: 8, CompletedIndices: 8}, "COMPLETE")
+	// Stages, newest (highest id) first, and jobs, newest first, as Spark lists them; each item
+	// rendered once, a response joins those its status filter keeps.
+	var stages, jobs []item
+	for _, st := range d.ActiveStages {
+		stages = append(stages, item{"ACTIVE", marshalItem(d.stage(st, "ACTIVE"))})
 	}
-	p[prefix+"/stages?status=complete&status=failed"] = marshal(finished)
-	jobs := make([]any, d.RunningJobs)
-	for i := range jobs {
-		jobs[i] = d.job(i)
+	for i := d.FinishedStages - 1; i >= 0; i-- {
+		stages = append(stages, item{"COMPLETE", marshalItem(d.stage(Stage{ID: i, Tasks: 8, CompletedIndices: 8}, "COMPLETE"))})
 	}
-	p[prefix+"/jobs?status=running"] = marshal(jobs)
+	for i := range d.RunningJobs {
+		jobs = append(jobs, item{"RUNNING", marshalItem(d.job(d.FinishedJobs+d.RunningJobs-1-i, "RUNNING"))})
+	}
+	for i := d.FinishedJobs - 1; i >= 0; i-- {
+		jobs = append(jobs, item{"SUCCEEDED", marshalItem(d.job(i, "SUCCEEDED"))})
+	}
 	p[prefix+"/executors"] = marshal(d.executors())
 	p["/metrics/json/"] = marshal(d.metricsRegistry())
 	d.mu.Lock()
-	d.payloads = p
+	d.payloads, d.stageItems, d.jobItems = p, stages, jobs
 	d.mu.Unlock()
+}
+
+// item is one element of a list payload, rendered, with its status.
+type item struct {
+	status string
+	body   []byte
+}
+
+// The status values Spark's /stages and /jobs accept (StageStatus, JobExecutionStatus; matched
+// case-insensitively). Any other value fails the parameter conversion: 404.
+var (
+	stageStatuses = []string{"ACTIVE", "COMPLETE", "FAILED", "PENDING", "SKIPPED"}
+	jobStatuses   = []string{"RUNNING", "SUCCEEDED", "FAILED", "UNKNOWN"}
+)
+
+// filterList joins the items whose status is one of statuses (all when none), or reports a
+// status value Spark would not accept.
+func filterList(items []item, statuses, valid []string) ([]byte, bool) {
+	want := map[string]bool{}
+	for _, st := range statuses {
+		u := strings.ToUpper(st)
+		if !slices.Contains(valid, u) {
+			return nil, false
+		}
+		want[u] = true
+	}
+	var b bytes.Buffer
+	b.WriteString("[ ")
+	first := true
+	for _, it := range items {
+		if len(want) > 0 && !want[it.status] {
+			continue
+		}
+		if !first {
+			b.WriteString(", ")
+		}
+		first = false
+		b.Write(it.body)
+	}
+	b.WriteString(" ]")
+	return b.Bytes(), true
 }
 
 func (d *Driver) application() map[string]any {
@@ -216,10 +267,13 @@ func (d *Driver) stage(s Stage, status string) map[string]any {
 	return m
 }
 
-func (d *Driver) job(i int) map[string]any {
+func (d *Driver) job(id int, status string) map[string]any {
 	m := template("job.json")
-	m["jobId"], m["status"] = 10+i, "RUNNING"
-	m["numActiveStages"], m["numCompletedStages"] = len(d.ActiveStages), 0
+	m["jobId"], m["status"] = id, status
+	if status == "RUNNING" {
+		m["numActiveStages"], m["numCompletedStages"] = len(d.ActiveStages), 0
+		delete(m, "completionTime")
+	}
 	return m
 }
 
@@ -248,12 +302,20 @@ func (d *Driver) executors() []any {
 // Spark's 404 text.
 func (d *Driver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimPrefix(r.URL.Path, "/api/v1")
-	if q := r.URL.Query(); len(q["status"]) > 0 {
-		key += "?status=" + strings.ToLower(strings.Join(q["status"], "&status="))
-	}
 	d.mu.RLock()
 	body, ok := d.payloads[key]
+	var list []item
+	var valid []string
+	switch key {
+	case "/applications/" + d.AppID + "/stages":
+		list, valid, ok = d.stageItems, stageStatuses, true
+	case "/applications/" + d.AppID + "/jobs":
+		list, valid, ok = d.jobItems, jobStatuses, true
+	}
 	d.mu.RUnlock()
+	if valid != nil {
+		body, ok = filterList(list, r.URL.Query()["status"], valid)
+	}
 	if !ok {
 		http.Error(w, "unknown path: "+r.URL.Path, http.StatusNotFound)
 		return
@@ -296,6 +358,15 @@ func template(name string) map[string]any {
 		panic(err)
 	}
 	return m
+}
+
+// marshalItem renders one element of a list (indented as Spark's writer does at depth one).
+func marshalItem(v any) []byte {
+	b, err := json.MarshalIndent(v, "  ", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // marshal renders like Spark's Jackson writer does (indented), minus its "key" : value spacing.
