@@ -25,14 +25,13 @@ func config(t *testing.T, ctx context.Context, mode closedloop.Mode) closedloop.
 	}
 	cfg.Mode = mode
 	cfg.Dir = t.TempDir()
-	cfg.Pause = 20 * time.Second // longer than executorIdleTimeout: idle release shows between jobs
+	cfg.Pause = 35 * time.Second // longer than executorIdleTimeout (30 s): idle release shows between jobs
 	cfg.Logf = t.Logf
 	// Stages long enough that executors started for the backlog (20–25 s for a worker and its
 	// executor JVM on 2 cores) still find work: 150,000 nodes, about 1.8 M edges.
 	cfg.JobArgs = []string{"--nodes", "150000"}
 	if mode == closedloop.Shadow {
-		cfg.AppName += "-shadow"
-		cfg.DRA.Max = 4 // the fixed pool: fewer JVMs on a 2-core machine
+		cfg.AppName += "-shadow" // same maxExecutors: the pool is maxExecutors workers
 	}
 	return cfg
 }
@@ -76,6 +75,25 @@ func TestClosedLoopAndShadow(t *testing.T) {
 		s.FirstAddLatencySeconds, s.RampSteps, s.RampPeakTarget, s.TasksFailed, s.ExecutorsAfterIdle, s.FollowLagSeconds,
 		*s.ShadowAgreement, s.ShadowLagSeconds, *s.ShadowMaxGap, s.ShadowSamples, s.ShadowMaxNeededAgreement)
 
+	t.Logf("delivery: closed loop %.3f (job %.1fs, %d requests cancelled, median request to registered %.1fs over %d), shadow %.3f (job %.1fs, median request to registered %.1fs over %d)",
+		s.DeliveryRatio, s.JobSeconds, s.CancelledRequests, s.MedianRequestToRegisteredSeconds, s.RequestsRegistered,
+		*s.ShadowDeliveryRatio, *s.ShadowJobSeconds, *s.ShadowMedianRequestToRegisteredSeconds, s.ShadowRequestsRegistered)
+
+	t.Run("the loop delivers what DRA asks for, as Spark's own DRA does", func(t *testing.T) {
+		// Goals (issue 11): delivery >= 0.9 × the shadow run's, job time <= 1.10 × the shadow
+		// run's. The closed loop starts a worker JVM before each executor; the shadow run's
+		// workers are up from the start, so its executors come faster (the medians say by how
+		// much). The floors are regression guards below the goals.
+		if s.DeliveryRatio < 0 || *s.ShadowDeliveryRatio <= 0 {
+			t.Fatalf("delivery ratios %.3f and %.3f: no backlog with a target", s.DeliveryRatio, *s.ShadowDeliveryRatio)
+		}
+		if s.DeliveryRatio < 0.75**s.ShadowDeliveryRatio {
+			t.Errorf("closed-loop delivery %.3f < 0.75 × the shadow run's %.3f", s.DeliveryRatio, *s.ShadowDeliveryRatio)
+		}
+		if s.JobSeconds < 0 || *s.ShadowJobSeconds < 0 || s.JobSeconds > 1.25**s.ShadowJobSeconds {
+			t.Errorf("closed-loop job %.1fs > 1.25 × the shadow run's %.1fs", s.JobSeconds, *s.ShadowJobSeconds)
+		}
+	})
 	t.Run("dashboard and alert expressions return series from the live Prometheus", func(t *testing.T) {
 		if len(queries) == 0 {
 			t.Fatal("no expression was evaluated")
@@ -140,13 +158,12 @@ func TestClosedLoopAndShadow(t *testing.T) {
 		if s.ShadowSamples < 30 {
 			t.Fatalf("only %d shadow samples", s.ShadowSamples)
 		}
-		// The aim is 90 % exact agreement; measured here 87.6–91.2 %. The systematic
-		// difference: between two stages Spark's target drops to the new need for a moment and
-		// ramps again from 1, while the exporter's 1 s poll rarely sees that gap, so the
-		// scaler keeps its target (and does not re-ramp). 80 % is the regression floor; the
-		// figure itself goes to summary.json.
-		if *s.ShadowAgreement < 0.8 {
-			t.Errorf("scaler target equals the driver's numberTargetExecutors in %.1f%% of samples (lag %.1fs, max gap %d), want >= 80%%",
+		// The aim is 95 % exact agreement. Between two stages Spark's target drops for a moment
+		// and ramps again from 1; the exporter restarts the backlog duration there and the
+		// scaler applies the drop, but only when its observation arrives before Spark's next
+		// add. 90 % is the regression floor; the figure itself goes to summary.json.
+		if *s.ShadowAgreement < 0.9 {
+			t.Errorf("scaler target equals the driver's numberTargetExecutors in %.1f%% of samples (lag %.1fs, max gap %d), want >= 90%%",
 				100**s.ShadowAgreement, s.ShadowLagSeconds, *s.ShadowMaxGap)
 		}
 	})

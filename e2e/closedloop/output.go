@@ -38,6 +38,27 @@ type Summary struct {
 	// ReconcileErrors lists failures of the worker pool.
 	ReconcileErrors []string `json:"reconcile_errors,omitempty"`
 
+	// DeliveryRatio is the closed loop's ∫ min(live, target) dt ÷ ∫ target dt over the samples
+	// with a backlog (DeliveryOf), target being the scaler's; -1 when there was none.
+	DeliveryRatio float64 `json:"delivery_ratio"`
+	// JobSeconds is the closed-loop job's run time (JobSeconds).
+	JobSeconds float64 `json:"job_seconds"`
+	// CancelledRequests counts executors the scaler asked for and cancelled before they
+	// registered (its cancelledRequestsTotal at the end of the run).
+	CancelledRequests int `json:"cancelled_requests"`
+	// MedianRequestToRegisteredSeconds is the median time from a rise of the HPA's replica count
+	// to the executor's registration with the driver (RequestToRegistered); -1 when none.
+	MedianRequestToRegisteredSeconds float64 `json:"median_request_to_registered_seconds"`
+	// RequestsRegistered is how many requests that median is over.
+	RequestsRegistered int `json:"requests_registered"`
+
+	// The shadow run (Spark's own DRA over a pool of maxExecutors workers): the same figures,
+	// with the driver's numberTargetExecutors as the target and as the request.
+	ShadowDeliveryRatio                    *float64 `json:"shadow_delivery_ratio"`
+	ShadowJobSeconds                       *float64 `json:"shadow_job_seconds"`
+	ShadowMedianRequestToRegisteredSeconds *float64 `json:"shadow_median_request_to_registered_seconds"`
+	ShadowRequestsRegistered               int      `json:"shadow_requests_registered,omitempty"`
+
 	// Shadow fidelity: the scaler's target against the driver's numberTargetExecutors (nil when
 	// no shadow run was made).
 	ShadowAgreement          *float64 `json:"shadow_agreement"`
@@ -78,6 +99,11 @@ func Summarize(closed, shadow *Result, dra DRA) Summary {
 			s.JobResult = e
 		}
 		s.ReconcileErrors = closed.ReconcileErrors
+		s.DeliveryRatio = DeliveryOf(rows, ClosedLoopTarget).Ratio
+		s.JobSeconds = JobSeconds(rows)
+		s.CancelledRequests = rows[len(rows)-1].CancelledRequests
+		reg := RequestToRegistered(rows, ClosedLoopRequested)
+		s.MedianRequestToRegisteredSeconds, s.RequestsRegistered = Median(reg), len(reg)
 	}
 	if shadow != nil && len(shadow.Rows) > 0 {
 		sh := CompareShadow(shadow.Rows, ShadowMaxLag, 500*time.Millisecond)
@@ -87,6 +113,11 @@ func Summarize(closed, shadow *Result, dra DRA) Summary {
 		for _, r := range shadow.Rows {
 			s.ShadowTasksFailed = max(s.ShadowTasksFailed, r.FailedTasks)
 		}
+		ratio, job := DeliveryOf(shadow.Rows, ShadowTarget).Ratio, JobSeconds(shadow.Rows)
+		reg := RequestToRegistered(shadow.Rows, ShadowTarget)
+		med := Median(reg)
+		s.ShadowDeliveryRatio, s.ShadowJobSeconds, s.ShadowMedianRequestToRegisteredSeconds = &ratio, &job, &med
+		s.ShadowRequestsRegistered = len(reg)
 	}
 	return s
 }

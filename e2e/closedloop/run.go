@@ -286,6 +286,7 @@ func fillDecision(row *Row, rec *externalscaler.DecisionRecord) {
 	row.DecisionTime = rec.Time
 	row.Target, row.TargetDelta, row.MaxNeeded = rec.Target, rec.TargetDelta, rec.MaxNeeded
 	row.Desired, row.RampStep, row.Remove = rec.Desired, rec.NumExecutorsToAdd, len(rec.Remove)
+	row.PendingRequests, row.CancelledRequests = len(rec.PendingRequests), int(rec.CancelledRequestsTotal)
 	if rec.Observation != nil {
 		row.ObsPending, row.ObsAge = rec.Observation.PendingTasks, rec.Observation.AgeSeconds
 	}

@@ -175,3 +175,53 @@ func TestWriteOutputs(t *testing.T) {
 		t.Errorf("timeline.csv has %d lines, want %d", n, len(rows)+1)
 	}
 }
+
+func liveRow(s float64, pending, target, live int) Row {
+	return Row{Time: at(s), T: s, Pending: pending, Target: target, Executors: live, DriverTarget: -1}
+}
+
+func TestDeliveryOf(t *testing.T) {
+	rows := []Row{
+		liveRow(0, 0, 1, 1),  // no backlog: not counted
+		liveRow(1, 10, 4, 1), // 1 of 4 for 1 s
+		liveRow(2, 10, 4, 2), // 2 of 4 for 2 s
+		liveRow(4, 10, 2, 4), // target dipped: 4 live count as 2 of 2, for 1 s
+		liveRow(5, 0, 1, 4),  // backlog over
+		liveRow(6, 0, 1, 4),
+	}
+	d := DeliveryOf(rows, ClosedLoopTarget)
+	if d.TargetSeconds != 14 || d.LiveSeconds != 7 || d.Ratio != 0.5 {
+		t.Errorf("delivery %+v, want 7 of 14 executor-seconds, 0.5", d)
+	}
+	if d := DeliveryOf(rows[:1], ClosedLoopTarget); d.Ratio != -1 {
+		t.Errorf("no backlog: ratio %v, want -1", d.Ratio)
+	}
+}
+
+func TestRequestToRegistered(t *testing.T) {
+	rr := func(s float64, replicas, live int) Row {
+		return Row{Time: at(s), T: s, Replicas: replicas, Executors: live}
+	}
+	rows := []Row{
+		rr(0, 1, 1),
+		rr(1, 3, 1),  // two requested at 1 s
+		rr(2, 5, 1),  // two more at 2 s
+		rr(6, 5, 2),  // the first registers: 5 s
+		rr(8, 5, 4),  // the second (7 s) and the third (6 s)
+		rr(9, 4, 4),  // the last request is withdrawn
+		rr(10, 4, 4), // nothing outstanding
+		rr(11, 5, 4), // a new request at 11 s
+		rr(20, 5, 5), // registers after 9 s
+	}
+	got := RequestToRegistered(rows, ClosedLoopRequested)
+	want := []time.Duration{5 * time.Second, 7 * time.Second, 6 * time.Second, 9 * time.Second}
+	if !slices.Equal(got, want) {
+		t.Errorf("request to registered %v, want %v", got, want)
+	}
+	if m := Median(got); m != 6.5 {
+		t.Errorf("median %v, want 6.5", m)
+	}
+	if JobSeconds([]Row{{T: 1, Phase: "pagerank"}, {T: 2, Phase: "done"}}) != 2 {
+		t.Error("job seconds: want the first done sample")
+	}
+}

@@ -39,6 +39,10 @@ type Row struct {
 	Remove       int // executors the decision chose for removal
 	ObsPending   int // pending tasks in the observation the decision used
 	ObsAge       float64
+	// PendingRequests are the executors the scaler asked for that have not registered;
+	// CancelledRequests the requests it cancelled before they registered, in total.
+	PendingRequests   int
+	CancelledRequests int
 
 	// The emulated KEDA + HPA and the worker pool.
 	Replicas int // the HPA's replica count
@@ -49,7 +53,7 @@ var csvHeader = []string{
 	"t_seconds", "phase", "pending_tasks", "running_tasks", "executors", "busy_executors", "failed_tasks",
 	"driver_target", "driver_max_needed", "decision_t_seconds", "target", "target_delta", "max_needed",
 	"desired", "ramp_step", "idle_executors", "remove", "observation_pending", "observation_age_seconds",
-	"replicas", "workers",
+	"replicas", "workers", "pending_requests", "cancelled_requests",
 }
 
 // WriteCSV writes rows as timeline.csv: a header, then one line per row. start anchors the
@@ -69,7 +73,7 @@ func WriteCSV(w io.Writer, start time.Time, rows []Row) error {
 		rec := []string{f(r.T), r.Phase, i(r.Pending), i(r.Running), i(r.Executors), i(r.Busy), i(r.FailedTasks),
 			i(r.DriverTarget), i(r.DriverMaxNeeded), dt, i(r.Target), i(r.TargetDelta), i(r.MaxNeeded),
 			i(r.Desired), i(r.RampStep), i(r.Idle), i(r.Remove), i(r.ObsPending), f(r.ObsAge),
-			i(r.Replicas), i(r.Workers)}
+			i(r.Replicas), i(r.Workers), i(r.PendingRequests), i(r.CancelledRequests)}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}

@@ -31,7 +31,8 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	jobArgs := flag.String("job-args", "--nodes 150000", "extra arguments for e2e/jobs/pagerank.py, e.g. \"--nodes 20000 --iterations 3\"")
-	pause := flag.Duration("pause", 20*time.Second, "idle gap between the application's jobs")
+	pause := flag.Duration("pause", 35*time.Second, "idle gap between the application's jobs")
+	noShadow := flag.Bool("no-shadow", false, "skip the shadow run (Spark's own DRA on the same job, same maxExecutors)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -63,8 +64,19 @@ func run() int {
 	fmt.Printf("# sparkdra demo: PageRank on a Spark standalone cluster, DRA settings %v; scaler reads %s\n",
 		cfg.DRA.Properties(), source)
 	res, err := closedloop.Run(ctx, cfg)
-	s := closedloop.Summarize(res, nil, cfg.DRA)
-	if werr := closedloop.WriteOutputs(out, res, nil, s); werr != nil {
+	var shadow *closedloop.Result
+	if err == nil && !*noShadow {
+		// The same job under Spark's own DRA over a pool of maxExecutors workers, the scaler
+		// beside it: what the closed loop is measured against.
+		sh := cfg
+		sh.Mode, sh.AppName, sh.EventLogDir = closedloop.Shadow, cfg.AppName+"-shadow", ""
+		sh.Dir = filepath.Join(tmp, "shadow")
+		_ = os.MkdirAll(sh.Dir, 0o755)
+		fmt.Println("# shadow run: Spark's own DRA on the same job, same maxExecutors")
+		shadow, err = closedloop.Run(ctx, sh)
+	}
+	s := closedloop.Summarize(res, shadow, cfg.DRA)
+	if werr := closedloop.WriteOutputs(out, res, shadow, s); werr != nil {
 		fmt.Fprintln(os.Stderr, "demo: write outputs:", werr)
 	}
 	b, _ := json.MarshalIndent(s, "", "  ")
