@@ -284,18 +284,7 @@ func (c Config) Validate() error {
 	if c.SustainedSchedulerBacklogTimeout <= 0 {
 		add("%s (%v) must be > 0!", KeySustainedBacklogTimeout, c.SustainedSchedulerBacklogTimeout)
 	}
-	for _, t := range []struct {
-		key string
-		v   time.Duration
-	}{
-		{KeyExecutorIdleTimeout, c.ExecutorIdleTimeout},
-		{KeyCachedExecutorIdle, c.CachedExecutorIdleTimeout},
-		{KeyShuffleTrackingTimeout, c.ShuffleTrackingTimeout},
-	} {
-		if t.v < 0 {
-			add("%s (%v): Timeout must be >= 0.", t.key, t.v)
-		}
-	}
+	errs = append(errs, c.ValidateMonitor())
 	if !c.ShuffleServiceEnabled && !c.ShuffleOffExecutors() && !c.ShuffleTrackingEnabled &&
 		!(c.DecommissionEnabled && c.DecommissionShuffleBlocksEnabled) && !c.Testing {
 		add("Dynamic allocation of executors requires one of the following conditions: "+
@@ -323,6 +312,28 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// ValidateMonitor applies only the checks Spark makes when it reads the
+// ExecutorMonitor's own settings (the config-level checkValue rules of the
+// three idle timeouts): what a monitor built on its own, as Spark's
+// ExecutorMonitorSuite builds it, requires. It returns every failure joined,
+// nil if none. Validate includes it.
+func (c Config) ValidateMonitor() error {
+	var errs []error
+	for _, t := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{KeyExecutorIdleTimeout, c.ExecutorIdleTimeout},
+		{KeyCachedExecutorIdle, c.CachedExecutorIdleTimeout},
+		{KeyShuffleTrackingTimeout, c.ShuffleTrackingTimeout},
+	} {
+		if t.v < 0 {
+			errs = append(errs, fmt.Errorf("%s (%v): Timeout must be >= 0.", t.key, t.v))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // celebornPackage is the package of Apache Celeborn's Spark client classes:
 // its shuffle managers (SparkShuffleManager, …) and CelebornShuffleDataIO.
 const celebornPackage = "org.apache.spark.shuffle.celeborn."
@@ -336,6 +347,18 @@ const celebornPackage = "org.apache.spark.shuffle.celeborn."
 // joins every parse and validation problem (errors.Join); the returned
 // Config then holds the defaults for the keys that failed to parse.
 func ParseConfig(props map[string]string) (Config, error) {
+	c, err := ParseProperties(props)
+	if verr := c.Validate(); verr != nil {
+		err = errors.Join(err, verr)
+	}
+	return c, err
+}
+
+// ParseProperties reads Spark properties into a Config as ParseConfig does,
+// but reports only parse errors: no validation. It is for a monitor-only
+// Manager (ManagerOptions.MonitorOnly), which Spark builds without the
+// allocation manager's checks; everything else should use ParseConfig.
+func ParseProperties(props map[string]string) (Config, error) {
 	c := DefaultConfig()
 	p := parser{props: props}
 	p.boolean(KeyEnabled, &c.Enabled)
@@ -361,9 +384,6 @@ func ParseConfig(props map[string]string) (Config, error) {
 	p.policy(&c)
 	c.ReliableShuffleStorage = isCeleborn(props[KeyShuffleIOPlugin])
 	c.RemoteShuffleManager = isCeleborn(props[KeyShuffleManager])
-	if err := c.Validate(); err != nil {
-		p.errs = append(p.errs, err)
-	}
 	return c, errors.Join(p.errs...)
 }
 

@@ -13,7 +13,11 @@
 //   - Manager takes SparkListener-style events (stage submitted, task start
 //     and end, executor added, block updated, job start and end, …) and
 //     reproduces Spark's decisions event by event. It replays event logs and
-//     runs Spark's own test scenarios.
+//     runs Spark's own test scenarios. ManagerOptions.MonitorOnly builds it
+//     the way Spark's monitor tests build an ExecutorMonitor: without the
+//     allocation manager's validation (ParseProperties reads settings
+//     without it), e.g. with neither the shuffle service nor shuffle
+//     tracking.
 //   - Engine takes Observations: a snapshot of what spark-dra-exporter
 //     publishes (pending and running tasks, backlog duration, executors with
 //     running tasks, idle duration and what they hold). The live scaler runs

@@ -14,6 +14,16 @@ type ManagerOptions struct {
 	// and block events of inactive executors are ignored (SPARK-26927,
 	// SPARK-37688). Nil means "added and not removed", as seen by the Manager.
 	ExecutorActive func(id string) bool
+	// MonitorOnly builds the Manager for its ExecutorMonitor, as Spark's own
+	// monitor tests build an ExecutorMonitor directly: the allocation
+	// manager's validation (ExecutorAllocationManager.validateSettings: the
+	// shuffle-data mechanism, min/max, backlog timeouts, ratio) is skipped
+	// and only the monitor's own checks apply (Config.ValidateMonitor). A
+	// configuration with neither the shuffle service nor shuffle tracking
+	// then behaves as Spark's monitor does: shuffle output pins nothing and
+	// RDD blocks on disk pin (nothing serves them). The allocation side
+	// still runs, with whatever settings it was given.
+	MonitorOnly bool
 }
 
 // Manager is Spark's ExecutorAllocationManager together with its
@@ -32,11 +42,16 @@ type Manager struct {
 	verdicts   []RemovalVerdict
 }
 
-// NewManager validates cfg and returns a Manager at Spark's start state:
+// NewManager validates cfg (Config.Validate, or only Config.ValidateMonitor
+// with opts.MonitorOnly) and returns a Manager at Spark's start state:
 // target = initial executors for the default ResourceProfile, ramp step 1,
 // no add timer, initializing.
 func NewManager(cfg Config, opts ManagerOptions) (*Manager, error) {
-	if err := cfg.Validate(); err != nil {
+	validate := cfg.Validate
+	if opts.MonitorOnly {
+		validate = cfg.ValidateMonitor
+	}
+	if err := validate(); err != nil {
 		return nil, err
 	}
 	return newManager(cfg, opts), nil

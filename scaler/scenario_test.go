@@ -263,7 +263,16 @@ func configProps(raw map[string]json.RawMessage) map[string]string {
 }
 
 func (h *harness) construct() {
-	cfg, err := ParseConfig(configProps(h.sc.Config))
+	monitorSuite := strings.Contains(h.sc.SourceFile, "ExecutorMonitorSuite")
+	parse := ParseConfig
+	if monitorSuite {
+		// The monitor suite builds an ExecutorMonitor on its own: no allocation-manager checks.
+		parse = func(props map[string]string) (Config, error) {
+			c, err := ParseProperties(props)
+			return c, errors.Join(err, c.ValidateMonitor())
+		}
+	}
+	cfg, err := parse(configProps(h.sc.Config))
 	h.cfg = cfg
 	if err != nil {
 		h.constructE = true
@@ -276,7 +285,8 @@ func (h *harness) construct() {
 		slots[n] = rp.TasksPerExecutor
 	}
 	opts := ManagerOptions{TasksPerExecutor: slots}
-	if strings.Contains(h.sc.SourceFile, "ExecutorMonitorSuite") {
+	if monitorSuite {
+		opts.MonitorOnly = true
 		// The monitor suite's client knows only the executors it was told of.
 		opts.ExecutorActive = func(id string) bool { return h.known[id] }
 	} else {
