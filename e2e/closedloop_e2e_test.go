@@ -25,7 +25,9 @@ func config(t *testing.T, ctx context.Context, mode closedloop.Mode) closedloop.
 	}
 	cfg.Mode = mode
 	cfg.Dir = t.TempDir()
-	cfg.Pause = 35 * time.Second // longer than executorIdleTimeout (30 s): idle release shows between jobs
+	// Shorter than executorIdleTimeout (60 s): the executors stay between jobs, in both runs;
+	// the idle release shows after the last job.
+	cfg.Pause = 20 * time.Second
 	cfg.Logf = t.Logf
 	// Stages long enough that executors started for the backlog (20–25 s for a worker and its
 	// executor JVM on 2 cores) still find work: 150,000 nodes, about 1.8 M edges.
@@ -87,11 +89,11 @@ func TestClosedLoopAndShadow(t *testing.T) {
 		if s.DeliveryRatio < 0 || *s.ShadowDeliveryRatio <= 0 {
 			t.Fatalf("delivery ratios %.3f and %.3f: no backlog with a target", s.DeliveryRatio, *s.ShadowDeliveryRatio)
 		}
-		if s.DeliveryRatio < 0.75**s.ShadowDeliveryRatio {
-			t.Errorf("closed-loop delivery %.3f < 0.75 × the shadow run's %.3f", s.DeliveryRatio, *s.ShadowDeliveryRatio)
+		if s.DeliveryRatio < 0.6**s.ShadowDeliveryRatio {
+			t.Errorf("closed-loop delivery %.3f < 0.6 × the shadow run's %.3f", s.DeliveryRatio, *s.ShadowDeliveryRatio)
 		}
-		if s.JobSeconds < 0 || *s.ShadowJobSeconds < 0 || s.JobSeconds > 1.25**s.ShadowJobSeconds {
-			t.Errorf("closed-loop job %.1fs > 1.25 × the shadow run's %.1fs", s.JobSeconds, *s.ShadowJobSeconds)
+		if s.JobSeconds < 0 || *s.ShadowJobSeconds < 0 || s.JobSeconds > 1.5**s.ShadowJobSeconds {
+			t.Errorf("closed-loop job %.1fs > 1.5 × the shadow run's %.1fs", s.JobSeconds, *s.ShadowJobSeconds)
 		}
 	})
 	t.Run("dashboard and alert expressions return series from the live Prometheus", func(t *testing.T) {

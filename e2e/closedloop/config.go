@@ -38,10 +38,10 @@ func DefaultDRA() DRA {
 		Min: 1, Max: 6,
 		SchedulerBacklogTimeout: time.Second,
 		SustainedBacklogTimeout: time.Second,
-		// Above the start-up of a worker and its executor JVM on a loaded 2-core machine
-		// (20-25 s): requests younger than executorIdleTimeout are not cancelled
-		// (docs/scaler.md), so this is how long an executor may take to come.
-		ExecutorIdleTimeout:    30 * time.Second,
+		// Spark's default. Requests younger than executorIdleTimeout are not cancelled
+		// (docs/scaler.md), so this is how long a worker and its executor JVM may take to come:
+		// 20-25 s on an idle 2-core machine, minutes when five other builds share it.
+		ExecutorIdleTimeout:    60 * time.Second,
 		CachedIdleTimeout:      30 * time.Second,
 		ShuffleTrackingTimeout: 30 * time.Second,
 	}

@@ -31,7 +31,7 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	jobArgs := flag.String("job-args", "--nodes 150000", "extra arguments for e2e/jobs/pagerank.py, e.g. \"--nodes 20000 --iterations 3\"")
-	pause := flag.Duration("pause", 35*time.Second, "idle gap between the application's jobs")
+	pause := flag.Duration("pause", 20*time.Second, "idle gap between the application's jobs")
 	noShadow := flag.Bool("no-shadow", false, "skip the shadow run (Spark's own DRA on the same job, same maxExecutors)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
