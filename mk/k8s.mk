@@ -10,14 +10,21 @@
 #   make e2e-k8s        the scenarios, about 3 min; writes e2e/out/k8s-summary.json and
 #                       e2e/out/k8s/<test>/*.log (part of make test)
 #   make e2e-k8s-smoke  only the stack check (a constant external metric scales a Deployment)
+#   make e2e-k8s-spark  real Spark on the stack through the process kubelet (e2e/k8s/kubelet): the
+#                       scenarios of Spark on Kubernetes; writes e2e/out/k8s-spark-summary.json
+#                       and one log per pod under e2e/out/k8s/<test>/pods/ (part of make test)
 
 K8S_TIMEOUT ?= 20m
 K8S_BIN     ?= $(CACHE_DIR)/k8s/bin
 K8S_OUT     ?= $(CURDIR)/e2e/out
 
-.PHONY: k8s-tools k8s-bins e2e-k8s e2e-k8s-smoke
+.PHONY: k8s-tools k8s-bins e2e-k8s e2e-k8s-smoke e2e-k8s-spark
 
-TEST_TARGETS += e2e-k8s
+TEST_TARGETS += e2e-k8s e2e-k8s-spark
+
+# The real-Spark tests of the tier, run by e2e-k8s-spark only.
+K8S_SPARK_TESTS = TestProcessKubeletStandalone|TestSparkOnKubernetes
+K8S_SPARK_TIMEOUT ?= 45m
 
 k8s-tools:
 	@GO="$(GO)" bash e2e/tools/build.sh "$(CACHE_DIR)" >/dev/null
@@ -32,7 +39,14 @@ K8S_ENV = SPARKDRA_K8S_TOOLS="$$(GO="$(GO)" bash e2e/tools/build.sh "$(CACHE_DIR
 
 e2e-k8s: k8s-tools k8s-bins
 	@mkdir -p "$(K8S_OUT)"
-	$(K8S_ENV) $(GO) test -tags e2e_k8s -count=1 -timeout $(K8S_TIMEOUT) -v ./e2e/k8s/ 2>&1 | tee "$(K8S_OUT)/k8s-e2e.log"
+	$(K8S_ENV) $(GO) test -tags e2e_k8s -count=1 -timeout $(K8S_TIMEOUT) -skip '$(K8S_SPARK_TESTS)' -v ./e2e/k8s/ 2>&1 | tee "$(K8S_OUT)/k8s-e2e.log"
+
+# PySpark 4.1 (E2E_PYTHON) runs every Spark image; apache/spark:3.5.* images run from the PySpark
+# 3.5 venv (E2E_PYTHON35).
+e2e-k8s-spark: k8s-tools k8s-bins e2e-venv e2e-venv35 e2e-prometheus
+	@mkdir -p "$(K8S_OUT)"
+	$(K8S_ENV) SPARKDRA_E2E_PYTHON="$(E2E_PYTHON)" SPARKDRA_E2E_PYTHON35="$(E2E_PYTHON35)" \
+	  $(GO) test -tags e2e_k8s -count=1 -timeout $(K8S_SPARK_TIMEOUT) -run '$(K8S_SPARK_TESTS)' -v ./e2e/k8s/ 2>&1 | tee "$(K8S_OUT)/k8s-spark-e2e.log"
 
 e2e-k8s-smoke: k8s-tools
 	@mkdir -p "$(K8S_OUT)"

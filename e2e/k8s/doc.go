@@ -32,6 +32,41 @@
 // scaler's /decisions at each phase, under e2e/out/k8s/<test>/. TestStackSmoke checks the stack
 // alone with a constant external metric.
 //
+// # Real Spark: the process kubelet
+//
+// With Options.Kubelet set, the stack also runs the process kubelet (package
+// github.com/sparkdra/sparkdra/e2e/k8s/kubelet), the tier's one stand-in for what a real node
+// would add: the kubelet, the container runtime and cluster DNS. KWOK then gives pod IPs from a
+// per-run random 127.N.0.0/16 (N in 100..200; Linux routes 127/8 to lo, so processes bind them
+// with no set-up and concurrent runs do not collide), its pod-delete stage is left out, and every
+// container of an apache/spark (or spark, spark-py) image runs as a local process from a PySpark
+// venv chosen by the image tag, with the pod's env, volumes, ServiceAccount token kubeconfig,
+// SPARK_LOCAL_IP and a hosts file for Service names; other images stay virtual. One log per pod
+// goes to e2e/out/k8s/<test>/pods/<namespace>_<pod>.log. Another test starts it so:
+//
+//	ko, err := DefaultKubeletOptions() // PySpark venvs from $SPARKDRA_E2E_PYTHON(35)
+//	if err != nil { t.Fatal(err) }
+//	s := StartStack(t, Options{Kubelet: ko})
+//	// s.Kubelet: Exits(), Running(), LogPath(ns, pod); s.PodCIDR
+//
+// and submits with s.sparkSubmit (spark-submit --master k8s://… --deploy-mode cluster with a
+// token kubeconfig: fabric8 cannot read the stack's EC client keys). `make e2e-k8s-spark` sets
+// the environment (SPARKDRA_E2E_PYTHON, SPARKDRA_E2E_PYTHON35) and runs:
+//
+//   - TestProcessKubeletStandalone: the standalone example's master and worker as real Spark
+//     daemons; the worker reaches the master by its Service name; scaled to zero, the worker's
+//     process group is stopped and its pod removed.
+//   - TestSparkOnKubernetes, one control plane shared by its scenarios, each writing its entry
+//     of e2e/out/k8s-spark-summary.json (SparkScenario): native_dra (spark-submit cluster mode
+//     with Spark's own DRA and shuffle tracking; the exporter, deployed as the base deploys it,
+//     finds the driver pod; idle executors holding shuffle are reported holds="shuffle" and kept,
+//     SparkDRAExecutorsPinnedByShuffle fires in Debian's Prometheus with its thresholds lowered,
+//     and after the driver drops the shuffle Spark releases them and the alert resolves);
+//     standalone (manifests/examples/standalone for real: KEDA drives real workers through
+//     spark-dra-scaler reading Prometheus; the ReplicaSet deletes the pods the scaler marked
+//     cheapest, which held idle executors); statefulset (the StatefulSet allocator with DRA off
+//     and the example's ScaledObject: what highest-ordinal-first removal costs).
+//
 // Everything binds 127.0.0.1 on ports chosen at run time, except the KEDA adapter's own
 // /metrics listener, which KEDA binds on all interfaces (no flag for the host; nothing is sent to
 // it). Processes are stopped by PID in reverse start order, etcd last, also when a test fails.

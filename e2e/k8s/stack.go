@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sparkdra/sparkdra/e2e/k8s/kubelet"
+
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -56,6 +58,11 @@ type Stack struct {
 	Server string
 	// NodeName is the KWOK node every pod is scheduled to.
 	NodeName string
+	// PodCIDR is the range KWOK gives pod IPs from (10.244.0.0/16, or a loopback range with
+	// the process kubelet).
+	PodCIDR string
+	// Kubelet is the process kubelet, when Options.Kubelet asked for it.
+	Kubelet *kubelet.Kubelet
 
 	Config  *rest.Config
 	Client  kubernetes.Interface
@@ -65,7 +72,9 @@ type Stack struct {
 	// Ready records, per component, how long after the start it was ready.
 	Ready   map[string]time.Duration
 	started time.Time
-	watched map[string]*proc // processes whose unexpected exit fails a wait
+	// readySeconds is how long the whole stack took to be ready.
+	readySeconds float64
+	watched      map[string]*proc // processes whose unexpected exit fails a wait
 }
 
 // Options tune the stack.
@@ -73,6 +82,9 @@ type Options struct {
 	// HPASyncPeriod is kube-controller-manager's --horizontal-pod-autoscaler-sync-period
 	// (default 2 s, against Kubernetes' 15 s, so scenarios take seconds rather than minutes).
 	HPASyncPeriod time.Duration
+	// Kubelet, when set, runs the process kubelet for the KWOK node (see KubeletOptions): pod
+	// IPs on loopback, Spark images as local processes.
+	Kubelet *KubeletOptions
 }
 
 // binNames are the binaries build.sh produces.
@@ -222,11 +234,20 @@ func StartStack(t testing.TB, opts Options) *Stack {
 	s.markReady(sched.name)
 
 	// KWOK plays the kubelet of one fake node: pods scheduled there become Running with an IP
-	// from 10.244.0.0/16, but no container runs.
+	// from 10.244.0.0/16, but no container runs. With the process kubelet the IPs are on
+	// loopback and pods are deleted by it, once their processes are gone.
+	stages, nodeIP := filepath.Join(binDir, "stages.yaml"), "10.244.0.1"
+	s.PodCIDR = "10.244.0.0/16"
+	if opts.Kubelet != nil {
+		s.PodCIDR, nodeIP = loopbackPodCIDR(), "127.0.0.1"
+		if stages, err = stagesWithoutPodDelete(binDir, s.Dir); err != nil {
+			t.Fatal(err)
+		}
+	}
 	kwok := s.start("kwok", nil,
-		"--kubeconfig="+s.AdminKubeconfig, "--config="+filepath.Join(binDir, "stages.yaml"),
+		"--kubeconfig="+s.AdminKubeconfig, "--config="+stages,
 		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-		"--node-ip=10.244.0.1", "--cidr=10.244.0.0/16", "--server-address=127.0.0.1:"+strconv.Itoa(kwokPort))
+		"--node-ip="+nodeIP, "--cidr="+s.PodCIDR, "--server-address=127.0.0.1:"+strconv.Itoa(kwokPort))
 	ctx := context.Background()
 	if _, err := s.Client.CoreV1().Nodes().Create(ctx, fakeNode(s.NodeName), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -244,6 +265,9 @@ func StartStack(t testing.TB, opts Options) *Stack {
 		return errNotYet
 	})
 	s.markReady(kwok.name)
+	if opts.Kubelet != nil {
+		s.startKubelet(opts.Kubelet)
+	}
 
 	// KEDA: CRDs, then operator and adapter out of cluster, then the APIService.
 	crds, err := filepath.Glob(filepath.Join(binDir, "..", "crds", "*.yaml"))
@@ -313,6 +337,7 @@ spec:
 		return s.condition(ctx, apiServiceGVR, "", "v1beta1.external.metrics.k8s.io", "Available")
 	})
 	s.markReady(adapter.name)
+	s.readySeconds = time.Since(s.started).Seconds()
 	t.Logf("stack ready in %s: %v", time.Since(s.started).Round(time.Millisecond), s.Ready)
 	return s
 }
