@@ -20,7 +20,7 @@ K8S_OUT     ?= $(CURDIR)/e2e/out
 
 .PHONY: k8s-tools k8s-bins e2e-k8s e2e-k8s-smoke e2e-k8s-spark
 
-TEST_TARGETS += e2e-k8s e2e-k8s-spark
+TEST_TARGETS += e2e-k8s
 
 # The real-Spark tests of the tier, run by e2e-k8s-spark only.
 K8S_SPARK_TESTS = TestProcessKubeletStandalone|TestSparkOnKubernetes

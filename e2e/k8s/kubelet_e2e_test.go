@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,8 @@ func startSparkStack(t *testing.T) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return StartStack(t, Options{Kubelet: ko})
+	// SPARKDRA_K8S_WITHOUT_KEDA=1 leaves KEDA out, for runs of the KEDA-free scenarios only.
+	return StartStack(t, Options{Kubelet: ko, WithoutKEDA: os.Getenv("SPARKDRA_K8S_WITHOUT_KEDA") == "1"})
 }
 
 // masterStatus is the part of a standalone master's /json/ the tests read.

@@ -5,7 +5,6 @@ package k8se2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -281,18 +280,23 @@ func grepLines(text, s string) string {
 }
 
 // TestSparkOnKubernetes runs the Spark-on-Kubernetes scenarios on one shared control plane with
-// the process kubelet: native_dra (Spark's own DRA), then the others. Each writes its entry of
-// e2e/out/k8s-spark-summary.json; the pods' logs are under e2e/out/k8s/TestSparkOnKubernetes/pods/.
+// the process kubelet: native_dra and standalone on PySpark 4.1 (the line the project pins),
+// statefulset on PySpark 3.5 (the line the large managed offerings still run; cluster mode, so
+// its executors reach the driver through the driver Service's name, the pods' hosts files
+// standing in for cluster DNS). Each writes its entry of e2e/out/k8s-spark-summary.json; the
+// pods' logs are under e2e/out/k8s/TestSparkOnKubernetes/pods/.
 func TestSparkOnKubernetes(t *testing.T) {
 	s := startSparkStack(t)
-	ko, _ := DefaultKubeletOptions()
-	rt := ko.Runtimes[""]
-	if v := os.Getenv("SPARKDRA_K8S_NATIVE_DRA_SPARK"); v != "" {
-		if r, ok := ko.Runtimes[v]; ok {
-			rt = r
-		}
+	ko, err := DefaultKubeletOptions()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Run("native_dra", func(t *testing.T) { nativeDRA(t, s.WithT(t), rt) })
-	t.Run("standalone", func(t *testing.T) { standalone(t, s.WithT(t), ko.Runtimes[""]) })
-	t.Run("statefulset", func(t *testing.T) { statefulSetAllocator(t, s.WithT(t), ko.Runtimes[""], false) })
+	rt4 := ko.Runtimes[""]
+	rt35, ok := ko.Runtimes["3.5"]
+	if !ok {
+		t.Fatal("no PySpark 3.5 venv: set SPARKDRA_E2E_PYTHON35 (make e2e-k8s-spark does)")
+	}
+	t.Run("native_dra", func(t *testing.T) { nativeDRA(t, s.WithT(t), rt4) })
+	t.Run("standalone", func(t *testing.T) { standalone(t, s.WithT(t), rt4) })
+	t.Run("statefulset", func(t *testing.T) { statefulSetAllocator(t, s.WithT(t), rt35, false) })
 }

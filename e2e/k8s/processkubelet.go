@@ -60,7 +60,7 @@ func DefaultKubeletOptions() (*KubeletOptions, error) {
 	return o, nil
 }
 
-var pysparkVersion = regexp.MustCompile(`__version__(?::\s*str)?\s*=\s*"([^"]+)"`)
+var pysparkVersion = regexp.MustCompile(`__version__(?::\s*str)?\s*=\s*["']([^"']+)["']`)
 
 // VenvRuntime returns the runtime of the PySpark installed in the venv of python: its
 // SPARK_HOME (site-packages/pyspark), the venv's bin first on PATH, and its version.

@@ -82,6 +82,9 @@ type Options struct {
 	// HPASyncPeriod is kube-controller-manager's --horizontal-pod-autoscaler-sync-period
 	// (default 2 s, against Kubernetes' 15 s, so scenarios take seconds rather than minutes).
 	HPASyncPeriod time.Duration
+	// WithoutKEDA leaves KEDA out (its binaries are then not needed): for tests of Spark on
+	// Kubernetes alone.
+	WithoutKEDA bool
 	// Kubelet, when set, runs the process kubelet for the KWOK node (see KubeletOptions): pod
 	// IPs on loopback, Spark images as local processes.
 	Kubelet *KubeletOptions
@@ -113,6 +116,9 @@ func StartStack(t testing.TB, opts Options) *Stack {
 		t.Fatal("SPARKDRA_K8S_TOOLS is not set: run `make e2e-k8s`, which builds the tools (e2e/tools/build.sh) and sets it")
 	}
 	for _, b := range binNames {
+		if opts.WithoutKEDA && (b == "operator" || b == "adapter") {
+			continue
+		}
 		if _, err := os.Stat(filepath.Join(binDir, b)); err != nil {
 			t.Fatalf("tool %s missing in %s: %v (run `make k8s-tools`)", b, binDir, err)
 		}
@@ -269,6 +275,11 @@ func StartStack(t testing.TB, opts Options) *Stack {
 		s.startKubelet(opts.Kubelet)
 	}
 
+	if opts.WithoutKEDA {
+		s.readySeconds = time.Since(s.started).Seconds()
+		t.Logf("stack ready (without KEDA) in %s: %v", time.Since(s.started).Round(time.Millisecond), s.Ready)
+		return s
+	}
 	// KEDA: CRDs, then operator and adapter out of cluster, then the APIService.
 	crds, err := filepath.Glob(filepath.Join(binDir, "..", "crds", "*.yaml"))
 	if err != nil || len(crds) == 0 {

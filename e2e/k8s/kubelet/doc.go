@@ -27,7 +27,9 @@
 //     TokenRequest for the pod's ServiceAccount, bound to the pod, so the process has exactly
 //     the pod's RBAC (Spark's Kubernetes client cannot read the stack's EC client keys, a token
 //     it can); a per-pod hosts file (HostsFile, given to every JVM as
-//     JAVA_TOOL_OPTIONS=-Djdk.net.hosts.file=…, rewritten when Services or EndpointSlices change)
+//     JAVA_TOOL_OPTIONS=-Djdk.net.hosts.file=…, rewritten when Services or pods change; the
+//     endpoints are computed from Service selectors, since the API server refuses EndpointSlices
+//     with loopback addresses)
 //     standing in for cluster DNS.
 //   - Lifecycle. One process group and one log per pod (Config.LogDir/<ns>_<pod>.log). When the
 //     process exits: restart it per restartPolicy (with a doubling back-off), or write the

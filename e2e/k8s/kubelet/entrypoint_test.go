@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -153,45 +152,56 @@ func TestProcessEnv(t *testing.T) {
 
 func TestHostsFile(t *testing.T) {
 	pod := testPod()
-	yes, no := true, false
-	host0 := "spark-s-app-0-0"
-	svc := func(ns, name string, typ corev1.ServiceType, ext string) *corev1.Service {
-		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{Type: typ, ExternalName: ext}}
+	svc := func(ns, name string, typ corev1.ServiceType, ext string, sel map[string]string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{Type: typ, ExternalName: ext, Selector: sel}}
 	}
-	slice := func(ns, svc string, eps ...discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
-		return &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: svc + "-x",
-			Labels: map[string]string{discoveryv1.LabelServiceName: svc}}, Endpoints: eps}
+	ready := func(ns, name, ip string, lbl map[string]string, isReady bool) *corev1.Pod {
+		st := corev1.ConditionTrue
+		if !isReady {
+			st = corev1.ConditionFalse
+		}
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: lbl},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: st}}}}
 	}
+	master := map[string]string{"app": "master"}
+	exec0 := ready("spark", "spark-s-app-0-0", "127.1.0.5", map[string]string{"spark-app-selector": "app", "spark-role": "executor"}, true)
+	exec0.Spec.Hostname, exec0.Spec.Subdomain = "spark-s-app-0-0", "spark-s-app-0-svc"
+	gone := ready("spark", "old-master", "127.1.0.8", master, true)
+	now := metav1.Now()
+	gone.DeletionTimestamp = &now
 	got := string(HostsFile(pod, "buildbox",
 		[]*corev1.Service{
-			svc("spark", "spark-master", "", ""),
-			svc("sparkdra", "spark-dra-exporter", "", ""),
-			svc("spark", "app-driver-svc", "", ""),
-			svc("spark", "pending", "", ""),
-			svc("keda", "keda-metrics-apiserver", corev1.ServiceTypeExternalName, "localhost"),
-			svc("x", "far", corev1.ServiceTypeExternalName, "example.com"),
+			svc("spark", "spark-master", "", "", master),
+			svc("sparkdra", "spark-dra-exporter", "", "", map[string]string{"app": "exporter"}),
+			svc("spark", "spark-s-app-0-svc", "", "", map[string]string{"spark-app-selector": "app", "spark-role": "executor"}),
+			svc("spark", "pending", "", "", map[string]string{"app": "pending"}),
+			svc("spark", "no-selector", "", "", nil),
+			svc("keda", "keda-metrics-apiserver", corev1.ServiceTypeExternalName, "localhost", nil),
+			svc("x", "far", corev1.ServiceTypeExternalName, "example.com", nil),
 		},
-		[]*discoveryv1.EndpointSlice{
-			slice("spark", "spark-master", discoveryv1.Endpoint{Addresses: []string{"127.1.0.2"}, Conditions: discoveryv1.EndpointConditions{Ready: &yes}}),
-			slice("sparkdra", "spark-dra-exporter", discoveryv1.Endpoint{Addresses: []string{"127.1.0.3"}}),
-			slice("spark", "app-driver-svc", discoveryv1.Endpoint{Addresses: []string{"127.1.0.5"}, Hostname: &host0, Conditions: discoveryv1.EndpointConditions{Ready: &yes}}),
-			slice("spark", "pending", discoveryv1.Endpoint{Addresses: []string{"127.1.0.6"}, Conditions: discoveryv1.EndpointConditions{Ready: &no}}),
+		[]*corev1.Pod{
+			ready("spark", "m", "127.1.0.2", master, true),
+			gone,
+			ready("other", "m2", "127.1.0.4", master, true), // another namespace: not selected
+			ready("sparkdra", "e", "127.1.0.3", map[string]string{"app": "exporter"}, true),
+			exec0,
+			ready("spark", "p", "127.1.0.6", map[string]string{"app": "pending"}, false),
 		}))
 	for _, line := range []string{
 		"127.0.0.1\tlocalhost localhost.localdomain\n",
 		"127.1.0.9\texec-1 buildbox\n",
 		"127.1.0.2\tspark-master.spark.svc.cluster.local spark-master.spark.svc spark-master.spark spark-master\n",
 		"127.1.0.3\tspark-dra-exporter.sparkdra.svc.cluster.local spark-dra-exporter.sparkdra.svc spark-dra-exporter.sparkdra\n",
-		"127.1.0.5\tspark-s-app-0-0.app-driver-svc.spark.svc.cluster.local spark-s-app-0-0.app-driver-svc.spark.svc\n",
+		"127.1.0.5\tspark-s-app-0-0.spark-s-app-0-svc.spark.svc.cluster.local spark-s-app-0-0.spark-s-app-0-svc.spark.svc\n",
 		"127.0.0.1\tkeda-metrics-apiserver.keda.svc.cluster.local keda-metrics-apiserver.keda.svc keda-metrics-apiserver.keda\n",
 	} {
 		if !strings.Contains(got, line) {
 			t.Errorf("hosts file lacks %q:\n%s", line, got)
 		}
 	}
-	for _, absent := range []string{"127.1.0.6", "pending", "far", "example.com"} {
+	for _, absent := range []string{"127.1.0.6", "127.1.0.8", "127.1.0.4", "pending", "far", "example.com", "no-selector"} {
 		if strings.Contains(got, absent) {
-			t.Errorf("hosts file must not name %q (not ready / not an address):\n%s", absent, got)
+			t.Errorf("hosts file must not name %q (not ready, deleted, elsewhere, no address):\n%s", absent, got)
 		}
 	}
 	pod.Spec.Hostname, pod.Spec.Subdomain = "h", "sub"

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // ClusterDomain is the cluster DNS domain the hosts files answer for.
@@ -23,15 +23,20 @@ const ClusterDomain = "cluster.local"
 //   - the pod's own names on its IP: its hostname (spec.hostname or its name), with a
 //     subdomain hostname.subdomain.<ns>.svc[.cluster.local], and machineHostname, the name the
 //     JDK's InetAddress.getLocalHost asks for (in a real pod that is the pod's name);
-//   - every Service with ready endpoints: <svc>.<ns>.svc.cluster.local, <svc>.<ns>.svc,
-//     <svc>.<ns> and, in the pod's own namespace, <svc>, on each ready endpoint address
-//     (sorted), since without kube-proxy a name must lead straight to a pod; the endpoints'
-//     hostnames of a headless Service as <hostname>.<svc>.<ns>.svc[.cluster.local];
+//   - every Service with a selector: <svc>.<ns>.svc.cluster.local, <svc>.<ns>.svc, <svc>.<ns>
+//     and, in the pod's own namespace, <svc>, on the IP of each ready pod it selects (sorted),
+//     since without kube-proxy a name must lead straight to a pod; and for a pod whose
+//     spec.subdomain names the Service (a StatefulSet's), <hostname>.<svc>.<ns>.svc[.cluster.local].
+//     The endpoints come from the pods themselves, as the EndpointSlice controller would compute
+//     them: the API server refuses EndpointSlices with loopback addresses, which the pods here
+//     have;
 //   - an ExternalName Service whose externalName is an IP address or localhost.
 //
-// Ports are not translated: a Service whose port differs from its targetPort cannot be reached
-// by its port through these names (no Service of Spark's or of the examples does that).
-func HostsFile(pod *corev1.Pod, machineHostname string, services []*corev1.Service, slices []*discoveryv1.EndpointSlice) []byte {
+// A pod is ready when it is Running with an IP, not being deleted and its Ready condition is
+// True (any pod, with publishNotReadyAddresses). Ports are not translated: a Service whose port
+// differs from its targetPort cannot be reached by its port through these names (no Service of
+// Spark's or of the examples does that).
+func HostsFile(pod *corev1.Pod, machineHostname string, services []*corev1.Service, pods []*corev1.Pod) []byte {
 	var b strings.Builder
 	b.WriteString("# hosts of pod " + pod.Namespace + "/" + pod.Name + ", written by the process kubelet (stands in for cluster DNS)\n")
 	b.WriteString("127.0.0.1\tlocalhost localhost.localdomain\n")
@@ -54,18 +59,6 @@ func HostsFile(pod *corev1.Pod, machineHostname string, services []*corev1.Servi
 		fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(names, " "))
 	}
 
-	ready := map[string][]discoveryv1.Endpoint{} // ns/service -> ready endpoints
-	for _, s := range slices {
-		svc := s.Labels[discoveryv1.LabelServiceName]
-		if svc == "" {
-			continue
-		}
-		for _, ep := range s.Endpoints {
-			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-				ready[s.Namespace+"/"+svc] = append(ready[s.Namespace+"/"+svc], ep)
-			}
-		}
-	}
 	sorted := append([]*corev1.Service(nil), services...)
 	sort.Slice(sorted, func(i, j int) bool {
 		if sorted[i].Namespace != sorted[j].Namespace {
@@ -85,39 +78,49 @@ func HostsFile(pod *corev1.Pod, machineHostname string, services []*corev1.Servi
 			}
 			continue
 		}
-		eps := ready[svc.Namespace+"/"+svc.Name]
-		var ips []string
-		seen := map[string]bool{}
-		for _, ep := range eps {
-			for _, a := range ep.Addresses {
-				if !seen[a] {
-					seen[a] = true
-					ips = append(ips, a)
-				}
+		if len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		sel := labels.SelectorFromSet(svc.Spec.Selector)
+		var eps []*corev1.Pod
+		for _, p := range pods {
+			if p.Namespace == svc.Namespace && sel.Matches(labels.Set(p.Labels)) && endpointReady(p, svc.Spec.PublishNotReadyAddresses) {
+				eps = append(eps, p)
 			}
 		}
-		sort.Strings(ips)
-		for _, ip := range ips {
-			fmt.Fprintf(&b, "%s\t%s\n", ip, strings.Join(names, " "))
+		sort.Slice(eps, func(i, j int) bool { return eps[i].Status.PodIP < eps[j].Status.PodIP })
+		for _, p := range eps {
+			fmt.Fprintf(&b, "%s\t%s\n", p.Status.PodIP, strings.Join(names, " "))
 		}
-		sort.Slice(eps, func(i, j int) bool { return hostnameOf(eps[i]) < hostnameOf(eps[j]) })
-		for _, ep := range eps {
-			h := hostnameOf(ep)
-			if h == "" || len(ep.Addresses) == 0 {
+		for _, p := range eps {
+			if p.Spec.Subdomain != svc.Name {
 				continue
 			}
+			h := p.Spec.Hostname
+			if h == "" {
+				h = p.Name
+			}
 			fq := h + "." + svc.Name + "." + svc.Namespace + ".svc"
-			fmt.Fprintf(&b, "%s\t%s.%s %s\n", ep.Addresses[0], fq, ClusterDomain, fq)
+			fmt.Fprintf(&b, "%s\t%s.%s %s\n", p.Status.PodIP, fq, ClusterDomain, fq)
 		}
 	}
 	return []byte(b.String())
 }
 
-func hostnameOf(ep discoveryv1.Endpoint) string {
-	if ep.Hostname != nil {
-		return *ep.Hostname
+// endpointReady reports whether a pod backs its Services now.
+func endpointReady(p *corev1.Pod, publishNotReady bool) bool {
+	if p.Status.PodIP == "" || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
+		return false
 	}
-	return ""
+	if publishNotReady {
+		return true
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func serviceNames(svc *corev1.Service, podNS string) []string {

@@ -19,7 +19,6 @@ import (
 
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -102,11 +101,11 @@ type Kubelet struct {
 	deleting map[types.UID]bool // pods without a worker whose deletion is under way
 	exits    []Exit
 
-	podInf, svcInf, sliceInf cache.SharedIndexInformer
-	hostsKick                chan struct{}
-	stop                     chan struct{}
-	stopOnce                 sync.Once
-	wg                       sync.WaitGroup
+	podInf, svcInf cache.SharedIndexInformer
+	hostsKick      chan struct{}
+	stop           chan struct{}
+	stopOnce       sync.Once
+	wg             sync.WaitGroup
 }
 
 // New returns a Kubelet; Start runs it.
@@ -172,7 +171,7 @@ func SparkImages(byTag map[string]Runtime) func(string) (Runtime, bool) {
 	}
 }
 
-// Start starts the informers (pods of the node, Services, EndpointSlices) and returns once
+// Start starts the informers (pods of the node, Services) and returns once
 // they have synced, or ctx's error.
 func (k *Kubelet) Start(ctx context.Context) error {
 	podFactory := informers.NewSharedInformerFactoryWithOptions(k.cfg.Client, 0,
@@ -182,7 +181,6 @@ func (k *Kubelet) Start(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(k.cfg.Client, 0)
 	k.podInf = podFactory.Core().V1().Pods().Informer()
 	k.svcInf = factory.Core().V1().Services().Informer()
-	k.sliceInf = factory.Discovery().V1().EndpointSlices().Informer()
 	if _, err := k.podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { k.onPod(o) },
 		UpdateFunc: func(_, o any) { k.onPod(o) },
@@ -195,7 +193,7 @@ func (k *Kubelet) Start(ctx context.Context) error {
 		UpdateFunc: func(any, any) { k.kickHosts() },
 		DeleteFunc: func(any) { k.kickHosts() },
 	}
-	for _, inf := range []cache.SharedIndexInformer{k.svcInf, k.sliceInf} {
+	for _, inf := range []cache.SharedIndexInformer{k.svcInf, k.podInf} {
 		if _, err := inf.AddEventHandler(kick); err != nil {
 			return err
 		}
@@ -204,7 +202,7 @@ func (k *Kubelet) Start(ctx context.Context) error {
 	factory.Start(k.stop)
 	k.wg.Add(1)
 	go k.hostsLoop()
-	if !cache.WaitForCacheSync(ctx.Done(), k.podInf.HasSynced, k.svcInf.HasSynced, k.sliceInf.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), k.podInf.HasSynced, k.svcInf.HasSynced) {
 		return fmt.Errorf("kubelet: informers did not sync: %w", ctx.Err())
 	}
 	return nil
@@ -316,7 +314,7 @@ func (k *Kubelet) kickHosts() {
 	}
 }
 
-// hostsLoop rewrites every running pod's hosts file when Services or EndpointSlices change.
+// hostsLoop rewrites every running pod's hosts file when Services or pods change.
 func (k *Kubelet) hostsLoop() {
 	defer k.wg.Done()
 	for {
@@ -333,7 +331,7 @@ func (k *Kubelet) hostsLoop() {
 		k.mu.Unlock()
 		for _, w := range ws {
 			if w.hostsPath() != "" {
-				if err := k.writeHosts(w.pod, w.hostsPath()); err != nil {
+				if err := w.writeHosts(); err != nil {
 					k.cfg.Logf("kubelet: hosts file of %s/%s: %v", w.pod.Namespace, w.pod.Name, err)
 				}
 			}
@@ -341,16 +339,33 @@ func (k *Kubelet) hostsLoop() {
 	}
 }
 
-func (k *Kubelet) writeHosts(pod *corev1.Pod, path string) error {
+// writeHosts (re)writes the pod's hosts file when its content changed, and logs the new
+// content to the pod's log.
+func (w *podWorker) writeHosts() error {
+	b := w.k.hostsFile(w.pod)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if string(b) == w.hostsContent {
+		return nil
+	}
+	if err := writeAtomic(w.hosts, b); err != nil {
+		return err
+	}
+	w.hostsContent = string(b)
+	w.logf("hosts file %s:\n%s", w.hosts, b)
+	return nil
+}
+
+func (k *Kubelet) hostsFile(pod *corev1.Pod) []byte {
 	var svcs []*corev1.Service
 	for _, o := range k.svcInf.GetStore().List() {
 		svcs = append(svcs, o.(*corev1.Service))
 	}
-	var slices []*discoveryv1.EndpointSlice
-	for _, o := range k.sliceInf.GetStore().List() {
-		slices = append(slices, o.(*discoveryv1.EndpointSlice))
+	var pods []*corev1.Pod
+	for _, o := range k.podInf.GetStore().List() {
+		pods = append(pods, o.(*corev1.Pod))
 	}
-	return writeAtomic(path, HostsFile(pod, k.hostname, svcs, slices))
+	return HostsFile(pod, k.hostname, svcs, pods)
 }
 
 func (k *Kubelet) recordExit(e Exit) {
@@ -510,13 +525,15 @@ type podWorker struct {
 	log                  io.Writer
 	restarts             int32 // only the run goroutine touches it
 
-	mu        sync.Mutex // guards the fields below
-	proc      *process
-	hosts     string
-	grace     time.Duration
-	root      string
-	argv, env []string
-	workDir   string
+	mu    sync.Mutex // guards the fields below
+	proc  *process
+	hosts string
+	// hostsContent is what the hosts file holds now.
+	hostsContent string
+	grace        time.Duration
+	root         string
+	argv, env    []string
+	workDir      string
 }
 
 func (w *podWorker) markDeleting(pod *corev1.Pod) {
@@ -867,10 +884,13 @@ func (w *podWorker) prepare() error {
 	if err := writeTokenKubeconfig(kubeconfig, k.cfg.Server, k.cfg.CAFile, tok); err != nil {
 		return err
 	}
-	hosts := filepath.Join(dir, "hosts")
-	if err := k.writeHosts(pod, hosts); err != nil {
+	w.mu.Lock()
+	w.hosts = filepath.Join(dir, "hosts")
+	w.mu.Unlock()
+	if err := w.writeHosts(); err != nil {
 		return err
 	}
+	hosts := w.hosts
 	w.mu.Lock()
 	w.root, w.hosts, w.workDir, w.argv = root, hosts, workDir, argv
 	w.env = ProcessEnv(ProcessEnvInput{
