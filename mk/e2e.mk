@@ -5,7 +5,8 @@
 #   make e2e-venv35    the PySpark 3.5.x venv (E2E_PYTHON35), for tiers that also run Spark 3.5
 #   make e2e-cluster   the Go tests of the standalone-cluster harness against real Spark
 #   make e2e           the closed loop and the shadow-fidelity run; writes e2e/out/
-#   make demo          the README's main command: PageRank under the closed loop, a line per tick, a chart
+#   make demo          the README's main command: PageRank under the closed loop, a line per tick, a chart,
+#                      and the dashboards drawn from the run's Prometheus into e2e/out/dashboards/
 #   make e2e-record    re-records e2e/testdata/ (event logs, REST snapshots) from live drivers
 #
 # PySpark pin: 4.1.4. Spark 4.x needs Java 17 or newer and this machine (and CI's) has OpenJDK 17;
@@ -82,10 +83,12 @@ TEST_TARGETS += e2e-cluster
 e2e: e2e-deps e2e-bins
 	@mkdir -p "$(E2E_OUT)"
 	$(E2E_ENV) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/ ./e2e/closedloop/ 2>&1 | tee "$(E2E_OUT)/e2e.log"
+	@$(MAKE) --no-print-directory dashboards-png
 
 demo: e2e-deps e2e-bins
 	@mkdir -p "$(E2E_OUT)"
 	$(E2E_ENV) $(GO) run -tags e2e ./e2e/cmd/demo
+	@$(MAKE) --no-print-directory dashboards-png
 
 # make test runs the closed loop and the shadow run: about 6 minutes on an idle 2-core machine
 # (11-17 minutes with five other builds on it), plus ~1 minute the first time for the venv,

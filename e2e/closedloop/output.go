@@ -3,6 +3,7 @@ package closedloop
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -153,4 +154,46 @@ func WriteOutputs(dir string, closed, shadow *Result, s Summary) error {
 		return enc.Encode(s)
 	})
 	return errors.Join(errs...)
+}
+
+// PrometheusRun is run.json beside a saved TSDB: the run's time range and its scrape interval,
+// what make dashboards-png (dashboards/render) needs to draw the dashboards from that data.
+type PrometheusRun struct {
+	From           time.Time     `json:"from"`
+	To             time.Time     `json:"to"`
+	ScrapeInterval time.Duration `json:"scrapeIntervalNanos"`
+}
+
+// SavePrometheusData copies the TSDB of a finished run (runDir/tsdb, Prometheus stopped) to
+// outDir/tsdb, replacing what was there, and writes outDir/run.json for [from, to].
+func SavePrometheusData(runDir, outDir string, from, to time.Time) error {
+	src, dst := filepath.Join(runDir, "tsdb"), filepath.Join(outDir, "tsdb")
+	if err := os.RemoveAll(dst); err != nil {
+		return err
+	}
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if d.Name() == "lock" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		return fmt.Errorf("save Prometheus data: %w", err)
+	}
+	b, err := json.MarshalIndent(PrometheusRun{From: from, To: to, ScrapeInterval: time.Second}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(outDir, "run.json"), append(b, '\n'), 0o644)
 }

@@ -10,7 +10,9 @@
 // ReplicaSet) starts and stops Spark Workers to match. The application itself has DRA off.
 //
 // It prints one line per tick (backlog, running tasks, target, desired, replicas, executors,
-// idle) and writes timeline.csv, chart.svg and summary.json under e2e/out/.
+// idle) and writes timeline.csv, chart.svg and summary.json under e2e/out/, and the run's
+// Prometheus data under e2e/out/prometheus/ (make demo then draws the dashboards from it into
+// e2e/out/dashboards/).
 package main
 
 import (
@@ -63,7 +65,14 @@ func run() int {
 	}
 	fmt.Printf("# sparkdra demo: PageRank on a Spark standalone cluster, DRA settings %v; scaler reads %s\n",
 		cfg.DRA.Properties(), source)
+	start := time.Now()
 	res, err := closedloop.Run(ctx, cfg)
+	if cfg.PrometheusBin != "" {
+		// make dashboards-png draws the dashboards from the closed loop's data (e2e/out/dashboards/).
+		if serr := closedloop.SavePrometheusData(tmp, filepath.Join(out, "prometheus"), start, time.Now()); serr != nil {
+			fmt.Fprintln(os.Stderr, "demo:", serr)
+		}
+	}
 	var shadow *closedloop.Result
 	if err == nil && !*noShadow {
 		// The same job under Spark's own DRA over a pool of maxExecutors workers, the scaler
