@@ -14,8 +14,8 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	authzv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
@@ -191,7 +191,6 @@ func mapper(t *testing.T, s *k8se2e.Stack) meta.RESTMapper {
 	}
 	return restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
 }
-
 
 func mustSplit(t *testing.T, manifest string) [][]byte {
 	t.Helper()

@@ -92,14 +92,16 @@ func healthRow(d *dashboard.DashboardBuilder, b *board, cfg Config, sel string) 
 			"short").
 			Max(1).
 			WithTarget(b.target(up, "A", fmt.Sprintf(`max by (job, instance) (up{job=~%q})`, cfg.ExporterJob+"|"+cfg.ScalerJob), "{{job}} {{instance}}", RequiresSparkdra))).
-		WithPanel(timeSeries(decisions, "Scaler ticks that produced a decision.", "ops").
-			WithTarget(b.target(decisions, "A", fmt.Sprintf("sum by (%s) (rate(spark_dra_scaler_decisions_total{%s}[$__rate_interval]))", soLabels, sel), soLegend, RequiresSparkdra))).
+		// spark_dra_scaler_decisions_total and _errors_total are the scaler's own counters, not per
+		// ScaledObject (docs/contracts.md §2): the two panels show every ScaledObject together.
+		WithPanel(timeSeries(decisions, "Decisions the scaler made per second, all ScaledObjects together: one per ScaledObject per tick with a usable observation.", "ops").
+			WithTarget(b.target(decisions, "A", fmt.Sprintf("sum(rate(spark_dra_scaler_decisions_total{%s}[$__rate_interval]))", scalerOnly), "all ScaledObjects", RequiresSparkdra))).
 		WithPanel(timeSeries(errs,
 			"stale: the observation was too old, the scaler answered Unavailable and KEDA's fallback held the size. "+
 				"query: the Prometheus HTTP API failed. invalid_metadata: the ScaledObject's trigger metadata is wrong. "+
 				"mark: setting pod-deletion-cost failed.",
 			"ops").
-			WithTarget(b.target(errs, "A", fmt.Sprintf("sum by (%s, reason) (rate(spark_dra_scaler_errors_total{%s}[$__rate_interval]))", soLabels, sel), soLegend+" {{reason}}", RequiresSparkdra))).
+			WithTarget(b.target(errs, "A", fmt.Sprintf("sum by (reason) (rate(spark_dra_scaler_errors_total{%s}[$__rate_interval]))", scalerOnly), "{{reason}}", RequiresSparkdra))).
 		WithPanel(timeSeries(age,
 			fmt.Sprintf("Age of the observation the latest decision used. Above %s the alert SparkDRAScalerStale fires.", cfg.StaleThreshold), "s").
 			WithTarget(b.target(age, "A", fmt.Sprintf("max by (%s) (spark_dra_scaler_observation_age_seconds{%s})", soLabels, sel), soLegend, RequiresSparkdra)).

@@ -51,18 +51,20 @@ func TestClosedLoopAndShadow(t *testing.T) {
 	// Every dashboard and alert expression, against this run's live Prometheus before it stops.
 	var queries []queryResult
 	runStart := time.Now()
+	runEnd := time.Now() // the last moment every process was up: the dashboards' end
 	cl.BeforeStop = func(ctx context.Context, promURL string) error {
+		runEnd = time.Now()
 		if promURL == "" {
 			return nil
 		}
 		var err error
-		queries, err = evaluateQueries(ctx, promURL, runStart, time.Now())
+		queries, err = evaluateQueries(ctx, promURL, runStart, runEnd)
 		return err
 	}
 	closed, err := closedloop.Run(ctx, cl)
 	writeAnyway(t, out, closed, nil, cl.DRA) // the closed-loop figures survive a failed shadow run
 	// make e2e draws the dashboards from this run's Prometheus data (make dashboards-png -check).
-	if serr := closedloop.SavePrometheusData(cl.Dir, filepath.Join(out, "prometheus"), runStart, time.Now()); serr != nil {
+	if serr := closedloop.SavePrometheusData(cl.Dir, filepath.Join(out, "prometheus"), runStart, runEnd); serr != nil {
 		t.Error(serr)
 	}
 	if err != nil {

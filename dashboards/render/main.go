@@ -131,13 +131,14 @@ type PanelReport struct {
 	NeedsKubeStateMetrics bool `json:"needsKubeStateMetrics,omitempty"`
 }
 
-// mayBeEmpty lists the panels that can rightly show nothing at the end of a healthy e2e run,
-// with the reason (dashboard uid / panel title).
+// mayBeEmpty lists the panels that can rightly show nothing in a healthy closed-loop e2e run,
+// with the reason (dashboard uid / panel title); e2e/queries_e2e_test.go lists the same
+// queries for the same reasons.
 var mayBeEmpty = map[string]string{
 	"spark-dra-scaler/Errors per second by reason":            "no scaler errors in a healthy run",
 	"spark-dra-overview/Driver poll errors by reason":         "no poll errors in a healthy run",
-	"spark-dra-overview/Executors leaving (driver)":           "no executor exits in a healthy run",
-	"spark-dra-overview/Executor removals by reason (driver)": "the application runs with Spark's own DRA off: the driver removes nothing itself",
+	"spark-dra-overview/Executors leaving (driver)":           "the application runs with Spark's own DRA off (no /metrics/json allocation source)",
+	"spark-dra-overview/Executor removals by reason (driver)": "the application runs with Spark's own DRA off (no /metrics/json allocation source)",
 }
 
 // Check returns one line per panel that should have data and has none, or whose query failed.

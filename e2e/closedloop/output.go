@@ -165,7 +165,8 @@ type PrometheusRun struct {
 }
 
 // SavePrometheusData copies the TSDB of a finished run (runDir/tsdb, Prometheus stopped) to
-// outDir/tsdb, replacing what was there, and writes outDir/run.json for [from, to].
+// outDir/tsdb, replacing what was there, and writes outDir/run.json for [from, to]. to should be
+// a moment every process was still up: after it the series end with staleness markers.
 func SavePrometheusData(runDir, outDir string, from, to time.Time) error {
 	src, dst := filepath.Join(runDir, "tsdb"), filepath.Join(outDir, "tsdb")
 	if err := os.RemoveAll(dst); err != nil {

@@ -58,7 +58,8 @@ func run() int {
 	}
 	cfg.Dir = tmp
 	cfg.Logf = func(f string, a ...any) { fmt.Printf("# "+f+"\n", a...) }
-	cfg.OnTick = func(r closedloop.Row) { fmt.Println(closedloop.TickLine(r)) }
+	var lastTick time.Time // the last sample while every process was up: the dashboards' end
+	cfg.OnTick = func(r closedloop.Row) { lastTick = time.Now(); fmt.Println(closedloop.TickLine(r)) }
 	source := "Prometheus (Debian package)"
 	if cfg.PrometheusBin == "" {
 		source = "the exporter directly (embedded default; no prometheus on PATH)"
@@ -69,7 +70,7 @@ func run() int {
 	res, err := closedloop.Run(ctx, cfg)
 	if cfg.PrometheusBin != "" {
 		// make dashboards-png draws the dashboards from the closed loop's data (e2e/out/dashboards/).
-		if serr := closedloop.SavePrometheusData(tmp, filepath.Join(out, "prometheus"), start, time.Now()); serr != nil {
+		if serr := closedloop.SavePrometheusData(tmp, filepath.Join(out, "prometheus"), start, lastTick); serr != nil {
 			fmt.Fprintln(os.Stderr, "demo:", serr)
 		}
 	}
