@@ -68,7 +68,7 @@ func run() int {
 		cfg.DRA.Properties(), source)
 	start := time.Now()
 	res, err := closedloop.Run(ctx, cfg)
-	if cfg.PrometheusBin != "" {
+	if cfg.PrometheusBin != "" && !lastTick.IsZero() {
 		// make dashboards-png draws the dashboards from the closed loop's data (e2e/out/dashboards/).
 		if serr := closedloop.SavePrometheusData(tmp, filepath.Join(out, "prometheus"), start, lastTick); serr != nil {
 			fmt.Fprintln(os.Stderr, "demo:", serr)
