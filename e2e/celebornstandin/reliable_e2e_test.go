@@ -101,7 +101,7 @@ func TestReliableShuffleStorage(t *testing.T) {
 			t.Errorf("executors %v not all released", r.shuffleExecs)
 		}
 		if r.minIdleAtRelease < idleTimeout {
-			t.Errorf("an executor went %s after the job, before executorIdleTimeout (%s)", r.minIdleAtRelease, idleTimeout)
+			t.Errorf("an executor went %s after its last task, before executorIdleTimeout (%s)", r.minIdleAtRelease, idleTimeout)
 		}
 		if r.holdsSeen["shuffle"] || !r.holdsSeen["none"] {
 			t.Errorf("exporter holds seen %v, want only none", r.holdsSeen)
@@ -112,7 +112,7 @@ func TestReliableShuffleStorage(t *testing.T) {
 		if n := len(r.sparkExecutors); n == 0 || r.sparkExecutors[n-1] != 0 {
 			t.Errorf("Spark's own executor count (ExecutorAllocationManager numberAllExecutors) ends at %v, want 0", r.sparkExecutors)
 		}
-		t.Logf("tracking off: executors %v released %s-%s after the job (executorIdleTimeout %s); exporter holds %v",
+		t.Logf("tracking off: executors %v released %s-%s after their last task (executorIdleTimeout %s); exporter holds %v",
 			r.shuffleExecs, r.minIdleAtRelease.Round(100*time.Millisecond), r.maxIdleAtRelease.Round(100*time.Millisecond), idleTimeout, r.holdsSeen)
 	})
 	writeSummary(t, env.outDir, summary)
@@ -156,7 +156,8 @@ type appResult struct {
 	holdsSeen      map[string]bool
 	warningGauge   bool
 	alertFired     bool
-	// minIdleAtRelease / maxIdleAtRelease: removeTime − the job's end, over shuffleExecs.
+	// minIdleAtRelease / maxIdleAtRelease: removeTime − the end of the executor's last task, over
+	// shuffleExecs (from the driver's task list).
 	minIdleAtRelease, maxIdleAtRelease time.Duration
 }
 
@@ -226,6 +227,10 @@ func runApp(ctx context.Context, t *testing.T, env e2eEnv, c *sparkcluster.Clust
 			r.shuffleExecs = append(r.shuffleExecs, x.ID)
 		}
 	}
+	lastEnd, err := lastTaskEnds(ctx, job.UI, appID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Watch until four idle timeouts have passed since the job ended (tracking on: they must all
 	// still be there; tracking off: they must all have gone), sampling every 500 ms.
 	until := jobEnd.Add(4 * idleTimeout)
@@ -257,9 +262,12 @@ func runApp(ctx context.Context, t *testing.T, env e2eEnv, c *sparkcluster.Clust
 			for _, x := range execs {
 				if contains(r.shuffleExecs, x.ID) && x.RemoveTime != "" {
 					gone++
-					if rt, err := time.Parse("2006-01-02T15:04:05.000GMT", x.RemoveTime); err == nil {
-						d := rt.Sub(jobEnd)
+					rt, err := time.Parse(sparkDate, x.RemoveTime)
+					if end, ok := lastEnd[x.ID]; ok && err == nil {
+						d := rt.Sub(end)
 						r.minIdleAtRelease, r.maxIdleAtRelease = min(r.minIdleAtRelease, d), max(r.maxIdleAtRelease, d)
+					} else {
+						t.Errorf("executor %s: removeTime %q (%v), last task end known %v", x.ID, x.RemoveTime, err, ok)
 					}
 				}
 			}
@@ -304,6 +312,37 @@ type executorRow struct {
 	ID                string `json:"id"`
 	TotalShuffleWrite int64  `json:"totalShuffleWrite"`
 	RemoveTime        string `json:"removeTime"`
+}
+
+// sparkDate is the REST API's date format.
+const sparkDate = "2006-01-02T15:04:05.000GMT"
+
+// lastTaskEnds returns, per executor, when its last task ended (launchTime + duration over the
+// tasks of every stage: the executor has been idle since).
+func lastTaskEnds(ctx context.Context, ui, appID string) (map[string]time.Time, error) {
+	var stages []struct {
+		Tasks map[string]struct {
+			ExecutorID string `json:"executorId"`
+			LaunchTime string `json:"launchTime"`
+			Duration   int64  `json:"duration"`
+		} `json:"tasks"`
+	}
+	if err := sparkcluster.GetJSON(ctx, ui+"/api/v1/applications/"+appID+"/stages?details=true", &stages); err != nil {
+		return nil, err
+	}
+	out := map[string]time.Time{}
+	for _, s := range stages {
+		for _, task := range s.Tasks {
+			start, err := time.Parse(sparkDate, task.LaunchTime)
+			if err != nil {
+				return nil, fmt.Errorf("task launchTime %q: %w", task.LaunchTime, err)
+			}
+			if end := start.Add(time.Duration(task.Duration) * time.Millisecond); end.After(out[task.ExecutorID]) {
+				out[task.ExecutorID] = end
+			}
+		}
+	}
+	return out, nil
 }
 
 func allExecutors(ctx context.Context, ui, appID string) ([]executorRow, error) {
