@@ -100,7 +100,7 @@ type scenarioRun struct {
 
 func newScenario(t *testing.T, s *Stack, name, version string) *scenarioRun {
 	r := &scenarioRun{t: t, s: s, name: name, clock: time.Now(),
-		sum: &SparkScenario{SparkVersion: version, Timings: map[string]float64{"stack_ready": s.readySeconds}}}
+		sum: &SparkScenario{SparkVersion: version, Timings: map[string]float64{"stack_ready": round1(s.readySeconds)}}}
 	sparkSummaryMu.Lock()
 	sparkSummary[name] = r.sum
 	sparkSummaryMu.Unlock()
@@ -402,14 +402,43 @@ func findEvent(path, kind string) sparkEvent {
 	return last
 }
 
+// submitterRBAC is the test's stand-in for the user who runs spark-submit: a ServiceAccount
+// with what submission does in namespace spark (Spark 4 creates the driver's Service and
+// ConfigMap by server-side apply, hence patch). It is not part of the examples, which grant the
+// driver only.
+const submitterRBAC = `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: spark-submitter, namespace: spark}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: spark-submitter, namespace: spark}
+rules:
+  - apiGroups: [""]
+    resources: ["pods", "services", "configmaps", "persistentvolumeclaims", "secrets"]
+    verbs: ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
+  - apiGroups: [""]
+    resources: ["pods/log"]
+    verbs: ["get"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: spark-submitter, namespace: spark}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: spark-submitter}
+subjects: [{kind: ServiceAccount, name: spark-submitter, namespace: spark}]
+`
+
 // sparkSubmit runs spark-submit from runtime rt, cluster mode against the stack's API server, as
 // a watched process named name; conf are --conf settings; app and args the Python application.
-// It authenticates with a token of ServiceAccount spark/spark-driver (fabric8 cannot read the
-// stack's EC client keys). The image is apache/spark:<version>, which the process kubelet runs
-// from rt.
+// It authenticates with a token of ServiceAccount spark/spark-submitter (submitterRBAC; fabric8
+// cannot read the stack's EC client keys). The image is apache/spark:<version>, which the
+// process kubelet runs from rt.
 func (s *Stack) sparkSubmit(ctx context.Context, name string, rt kubelet.Runtime, conf map[string]string, app string, args ...string) *proc {
 	s.t.Helper()
-	kc := s.ServiceAccountKubeconfig(ctx, sparkNS, "spark-driver")
+	if _, err := s.Apply(ctx, []byte(submitterRBAC), sparkNS); err != nil {
+		s.t.Fatal(err)
+	}
+	kc := s.ServiceAccountKubeconfig(ctx, sparkNS, "spark-submitter")
 	base := map[string]string{
 		"spark.kubernetes.namespace":                              sparkNS,
 		"spark.kubernetes.container.image":                        "apache/spark:" + rt.Version,
