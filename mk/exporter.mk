@@ -20,3 +20,22 @@ exporter-load: exporter-build
 	$(GO) run ./exporter/internal/loadtest -exporter bin/spark-dra-exporter
 	@echo "== one poll cycle, then no polling (render alone)"
 	$(GO) run ./exporter/internal/loadtest -exporter bin/spark-dra-exporter -poll-interval 1h -window 2s
+
+# The exporter and the scaler in shadow beside Spark's own DRA on PySpark 3.5.x (the shared
+# e2e-venv35), checking the driver's own DRA state, task counters and times the exporter reads
+# from a 3.5 driver. Part of make test: 9 min 38 s on the 2-core machine at load average 50-60
+# with the venv warm; cold, the 3.5.9 venv (an sdist, shared with e2e-venv35) adds a few minutes.
+.PHONY: e2e-spark35
+e2e-spark35: e2e-deps e2e-venv35 e2e-bins
+	$(E2E_ENV) SPARKDRA_E2E_PYTHON35=$(E2E_VENV35)/bin/python $(GO) test -tags e2e -count=1 -timeout 25m \
+	  -run TestShadowSpark35 -v ./e2e/
+
+TEST_TARGETS += e2e-spark35
+
+# spark-dra-exporter beside the OpenTelemetry collector's apachesparkreceiver v0.138.0 (bench/peer,
+# a nested Go module) on the same fake fleet; rewrites the table of docs/performance.md. A
+# benchmark, not a test: the collector's build takes minutes, so make test does not run it.
+.PHONY: peer-bench
+peer-bench: exporter-build
+	cd bench/peer && nice -n 10 $(GO) build -o ../../bin/peer .
+	$(GO) run ./exporter/internal/peerbench -exporter bin/spark-dra-exporter -peer bin/peer -doc docs/performance.md
