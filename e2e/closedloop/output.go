@@ -102,7 +102,9 @@ func Summarize(closed, shadow *Result, dra DRA) Summary {
 		s.ReconcileErrors = closed.ReconcileErrors
 		s.DeliveryRatio = DeliveryOf(rows, ClosedLoopTarget).Ratio
 		s.JobSeconds = JobSeconds(rows)
-		s.CancelledRequests = rows[len(rows)-1].CancelledRequests
+		for _, r := range rows { // a total: the highest seen (a sample without a decision reads 0)
+			s.CancelledRequests = max(s.CancelledRequests, r.CancelledRequests)
+		}
 		reg := RequestToRegistered(rows, ClosedLoopRequested)
 		s.MedianRequestToRegisteredSeconds, s.RequestsRegistered = Median(reg), len(reg)
 	}
