@@ -122,5 +122,6 @@ require (
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
 )
 
-// The e2e_k8s install test runs on the project's own e2e-k8s stack.
+// The e2e_k8s install test runs on the project's own e2e-k8s stack (e2e/k8s): when the main
+// module's dependencies change, run `go mod tidy` here too (make charts-test vets with that tag).
 replace github.com/sparkdra/sparkdra => ../
