@@ -19,3 +19,25 @@ TEST_TARGETS += operator-examples
 .PHONY: operator-bin
 operator-bin:
 	@GO="$(GO)" bash e2e/operator/build.sh "$(CACHE_DIR)"
+
+# The example SparkApplication on the real spark-operator (e2e/k8s TestSparkOperator): the
+# control plane of e2e/k8s without KEDA, the process kubelet running Spark's pods from the
+# PySpark venv, the operator out of cluster with its CRDs, and spark-dra-exporter as the base
+# deploys it. Checks COMPLETED, executor pods growing under Spark's DRA and all gone at the end,
+# and the exporter discovering the driver pod; merges sparkapplication_state,
+# executor_pods_peak and exporter_discovered into e2e/out/operator-summary.json (next to
+# e2e-reliable's keys). Logs: e2e/out/k8s/TestSparkOperator/ (one per process and per pod).
+#
+#   make e2e-operator   about 4-6 min warm on a loaded 2-core machine (see the target's log)
+
+OPERATOR_TIMEOUT ?= 25m
+
+.PHONY: e2e-operator
+
+e2e-operator: k8s-tools k8s-bins operator-bin e2e-venv
+	@mkdir -p "$(K8S_OUT)"
+	$(K8S_ENV) SPARKDRA_E2E_PYTHON="$(E2E_PYTHON)" \
+	  SPARKDRA_OPERATOR_BIN="$$(GO="$(GO)" bash e2e/operator/build.sh "$(CACHE_DIR)" 2>/dev/null)/spark-operator" \
+	  $(GO) test -tags e2e_k8s -count=1 -timeout $(OPERATOR_TIMEOUT) -run '^TestSparkOperator$$' -v ./e2e/k8s/ 2>&1 | tee "$(K8S_OUT)/operator-e2e.log"
+
+TEST_TARGETS += e2e-operator

@@ -67,6 +67,16 @@
 //     cheapest, which held idle executors); statefulset (the StatefulSet allocator with DRA off
 //     and the example's ScaledObject: what highest-ordinal-first removal costs).
 //
+// TestSparkOperator (`make e2e-operator`, on the stack without KEDA) runs the PageRank
+// SparkApplication of manifests/examples/spark-operator on the real kubeflow spark-operator (v2,
+// built by e2e/operator/build.sh, run out of cluster with a ServiceAccount token): the operator's
+// spark-submit creates the driver pod, whose Spark DRA grows and removes executor pods; it checks
+// COMPLETED, the executor pods' peak, and that the exporter discovered the driver, and merges
+// sparkapplication_state, executor_pods_peak and exporter_discovered into
+// e2e/out/operator-summary.json. The operator always passes pod templates; the executor template
+// Spark mounts into the driver is named by a container path inside spark.properties, which the
+// emulated driver entrypoint maps (a --conf beats the properties file).
+//
 // Everything binds 127.0.0.1 on ports chosen at run time, except the KEDA adapter's own
 // /metrics listener, which KEDA binds on all interfaces (no flag for the host; nothing is sent to
 // it). Processes are stopped by PID in reverse start order, etcd last, also when a test fails.

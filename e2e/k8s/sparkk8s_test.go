@@ -153,6 +153,12 @@ func (s *Stack) WithT(t testing.TB) *Stack {
 // rendered objects.
 func (s *Stack) applyExample(ctx context.Context, dir string) []*unstructured.Unstructured {
 	s.t.Helper()
+	return s.applyExampleExcept(ctx, dir, nil)
+}
+
+// applyExampleExcept is applyExample leaving out also the objects for which skip is true.
+func (s *Stack) applyExampleExcept(ctx context.Context, dir string, skip func(*unstructured.Unstructured) bool) []*unstructured.Unstructured {
+	s.t.Helper()
 	objs, err := render(dir)
 	if err != nil {
 		s.t.Fatal(err)
@@ -166,7 +172,8 @@ func (s *Stack) applyExample(ctx context.Context, dir string) []*unstructured.Un
 		gv, _ := schema.ParseGroupVersion(o.GetAPIVersion())
 		switch {
 		case o.GetKind() == "Namespace", gv.Group == "monitoring.coreos.com", o.GetKind() == "ScaledObject",
-			o.GetKind() == "Deployment" && o.GetNamespace() == "sparkdra":
+			o.GetKind() == "Deployment" && o.GetNamespace() == "sparkdra",
+			skip != nil && skip(o):
 			continue
 		}
 		if _, err := s.applyOne(ctx, o.DeepCopy(), ""); err != nil {

@@ -285,23 +285,7 @@ func StartStack(t testing.TB, opts Options) *Stack {
 	if err != nil || len(crds) == 0 {
 		t.Fatalf("KEDA CRDs not found next to %s: %v", binDir, err)
 	}
-	for _, f := range crds {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		objs, err := s.Apply(ctx, b, "")
-		if err != nil {
-			t.Fatalf("apply %s: %v", f, err)
-		}
-		for _, o := range objs {
-			name := o.GetName()
-			s.WaitUntil("CRD "+name+" Established", 30*time.Second, func() error {
-				return s.condition(ctx, crdGVR, "", name, "Established")
-			})
-		}
-	}
-	s.mapper.Reset()
+	s.InstallCRDs(ctx, crds)
 	if _, err := s.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "keda"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -351,6 +335,30 @@ spec:
 	s.readySeconds = time.Since(s.started).Seconds()
 	t.Logf("stack ready in %s: %v", time.Since(s.started).Round(time.Millisecond), s.Ready)
 	return s
+}
+
+// InstallCRDs server-side applies the CustomResourceDefinitions in files (server-side, so a
+// CRD larger than the last-applied annotation allows, such as the spark-operator's
+// SparkApplication, applies too) and waits for each to be Established.
+func (s *Stack) InstallCRDs(ctx context.Context, files []string) {
+	s.t.Helper()
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		objs, err := s.Apply(ctx, b, "")
+		if err != nil {
+			s.t.Fatalf("apply %s: %v", f, err)
+		}
+		for _, o := range objs {
+			name := o.GetName()
+			s.WaitUntil("CRD "+name+" Established", 60*time.Second, func() error {
+				return s.condition(ctx, crdGVR, "", name, "Established")
+			})
+		}
+	}
+	s.mapper.Reset()
 }
 
 var (

@@ -2,6 +2,8 @@ package kubelet
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -53,6 +55,15 @@ func Entrypoint(c *corev1.Container, env, mappedEnv []EnvVar, m *Mapper, javaHom
 		var err error
 		if argv, err = emulateEntrypoint(rest, mappedEnv, javaHome, sparkHome, workDir); err != nil {
 			return nil, err
+		}
+		if len(rest) > 0 && rest[0] == "driver" {
+			// spark-submit's argv is [spark-submit --conf a --conf b --deploy-mode client …]:
+			// the confs of mapped paths go after the entrypoint's own.
+			extra, err := propertiesPathConfs(argv, m)
+			if err != nil {
+				return nil, err
+			}
+			argv = append(argv[:5:5], append(extra, argv[5:]...)...)
 		}
 		return argv, nil
 	}
@@ -107,6 +118,63 @@ func emulateEntrypoint(a []string, vars []EnvVar, javaHome, sparkHome, workDir s
 		return out, nil
 	}
 	return append([]string(nil), a...), nil
+}
+
+// propertiesPathConfs returns a --conf for every property of the driver's --properties-file
+// (the ConfigMap Spark mounts at /opt/spark/conf) whose value is a container path the Mapper
+// maps, with the mapped path: Spark writes container paths into that file (the executor pod
+// template it mounts at /opt/spark/pod-template, which the spark-operator always sets), and a
+// command-line --conf beats the properties file. The file is java.util.Properties.store output.
+func propertiesPathConfs(argv []string, m *Mapper) ([]string, error) {
+	var file string
+	for i := 0; i+1 < len(argv); i++ {
+		if argv[i] == "--properties-file" {
+			file = argv[i+1]
+		}
+	}
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return nil, nil // spark-submit says so itself
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the driver's properties file: %w", err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		k, v := splitProperty(line)
+		if strings.HasPrefix(v, "/") && m.Path(v) != v {
+			out = append(out, "--conf", k+"="+m.Path(v))
+		}
+	}
+	return out, nil
+}
+
+// splitProperty splits one line of java.util.Properties.store output at its first unescaped
+// '=' or ':' and removes the backslash escapes (the \uXXXX escapes of non-ASCII characters are
+// left as they are: no path Spark writes has them).
+func splitProperty(line string) (key, value string) {
+	var k, v strings.Builder
+	cur := &k
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case c == '\\' && i+1 < len(line):
+			i++
+			cur.WriteByte(line[i])
+		case cur == &k && (c == '=' || c == ':'):
+			cur = &v
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return strings.TrimSpace(k.String()), strings.TrimSpace(v.String())
 }
 
 // javaOpts returns the values of SPARK_JAVA_OPT_* in the order of their names, as bash's

@@ -1,6 +1,8 @@
 package kubelet
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -63,6 +65,49 @@ func TestEntrypointDriver(t *testing.T) {
 		"--deploy-mode", "client",
 		"--properties-file", "/R/opt/spark/conf/spark.properties",
 		"--class", "org.apache.spark.deploy.PythonRunner", "local:///work/app.py", "10"}
+	if !reflect.DeepEqual(argv, want) {
+		t.Errorf("argv:\n got %q\nwant %q", argv, want)
+	}
+}
+
+// A driver pod the spark-operator creates: Spark wrote the executor pod template's container
+// path (mounted at /opt/spark/pod-template) into spark.properties, escaped as
+// java.util.Properties.store escapes; the driver gets it mapped through a --conf, and the other
+// properties (URLs, paths no mount covers) are left to the file.
+func TestEntrypointDriverPropertiesPaths(t *testing.T) {
+	pod := testPod()
+	c := &corev1.Container{
+		Args: []string{"driver", "--properties-file", "/opt/spark/conf/spark.properties",
+			"--class", "org.apache.spark.deploy.PythonRunner", "local:///opt/spark/examples/src/main/python/pagerank.py"},
+		Env: []corev1.EnvVar{{Name: "SPARK_DRIVER_BIND_ADDRESS", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}},
+		VolumeMounts: []corev1.VolumeMount{{Name: "spark-conf-volume-driver", MountPath: "/opt/spark/conf"},
+			{Name: "pod-template-volume", MountPath: "/opt/spark/pod-template"}},
+	}
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "opt", "spark", "conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	props := "#Java properties built from Kubernetes config map\n" +
+		"spark.kubernetes.executor.podTemplateFile=/opt/spark/pod-template/pod-spec-template.yml\n" +
+		"spark.kubernetes.driver.podTemplateFile=/tmp/spark/1/driver-pod-template.yaml\n" +
+		"spark.kubernetes.driver.master=https\\://127.0.0.1\\:6443\n" +
+		"spark.local.dir=/opt/spark/conf\\:x\n"
+	if err := os.WriteFile(filepath.Join(root, "opt", "spark", "conf", "spark.properties"), []byte(props), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := resolved(t, pod, c)
+	m := NewMapper(root, c)
+	argv, err := Entrypoint(c, env, MapEnv(env, m), m, "/jdk", root+"/opt/spark", root+"/opt/spark/work-dir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{root + "/opt/spark/bin/spark-submit",
+		"--conf", "spark.driver.bindAddress=127.1.0.9", "--conf", "spark.executorEnv.SPARK_DRIVER_POD_IP=127.1.0.9",
+		"--conf", "spark.kubernetes.executor.podTemplateFile=" + root + "/opt/spark/pod-template/pod-spec-template.yml",
+		"--conf", "spark.local.dir=" + root + "/opt/spark/conf:x",
+		"--deploy-mode", "client",
+		"--properties-file", root + "/opt/spark/conf/spark.properties",
+		"--class", "org.apache.spark.deploy.PythonRunner", "local://" + root + "/opt/spark/examples/src/main/python/pagerank.py"}
 	if !reflect.DeepEqual(argv, want) {
 		t.Errorf("argv:\n got %q\nwant %q", argv, want)
 	}
