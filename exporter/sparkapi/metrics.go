@@ -68,7 +68,7 @@ func (c *Client) GetAllocationMetrics(ctx context.Context, base *url.URL, prefix
 	u.RawPath, u.RawQuery = "", ""
 	rawURL := u.String()
 	var out *AllocationMetrics
-	err := c.fetch(ctx, rawURL, func(body []byte) error {
+	err := c.fetch(ctx, rawURL, &smallBodies, func(body []byte) error {
 		var err error
 		out, err = ParseAllocationMetrics(body, prefix)
 		return err
