@@ -20,7 +20,7 @@ Runs under spark-submit (cluster mode on Kubernetes: settings come from spark-su
 against a standalone master (--master). With --signal-dir it holds the application between
 phases, waiting for files the test creates there (a driver pod runs on the test's machine):
 after the stages it keeps the balances RDD, so its shuffle stays referenced, until
-<dir>/release exists; then drops every reference and runs the driver JVM's GC until the
+<dir>/release exists; with --reread it then reads that shuffle once more; then drops every reference and runs the driver JVM's GC until the
 ContextCleaner has removed the shuffles (MapOutputTrackerMaster.containsShuffle), printing
 EVENT shuffle_cleaned; then waits for <dir>/finish and stops.
 """
@@ -86,6 +86,8 @@ def main():
     p.add_argument("--work", type=int, default=40, help="SHA-256 rounds per transfer")
     p.add_argument("--signal-dir", default="", help="hold between phases until files appear here")
     p.add_argument("--hold-timeout", type=float, default=900)
+    p.add_argument("--reread", action="store_true",
+                   help="after <dir>/release, read the held shuffle once more (the richest accounts again) before dropping it")
     p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args()
 
@@ -139,6 +141,10 @@ def main():
         ids = [i for i in range(0, 64) if tracker.containsShuffle(i)]
         event("shuffle_held", shuffles=ids)
         wait_for(os.path.join(args.signal_dir, "release"), args.hold_timeout)
+        if args.reread:
+            again = [(a, b) for a, b in balances.takeOrdered(10, key=lambda kv: (-kv[1], kv[0]))]
+            event("reread", ok=again == want_richest)
+            ok = ok and again == want_richest
         del balances, per_tier_rdd, tier_of, transfers
         for _ in range(120):
             gc.collect()

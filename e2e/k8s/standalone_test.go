@@ -237,7 +237,9 @@ func standalone(t *testing.T, s *Stack, rt kubelet.Runtime) {
 	if peak < 2 {
 		t.Errorf("the workers peaked at %d: DRA's ramp never showed", peak)
 	}
-	checkSteps(t, replicas.Timeline(), desired.Timeline(), 0, firstAtLeast(replicas.Timeline(), peak))
+	// From the activation on (KEDA itself takes a ScaledObject from 0 to 1 when the scaler says
+	// it is active), every spec.replicas must be a value the scaler answered: DRA's steps.
+	checkSteps(t, replicas.Timeline(), desired.Timeline(), firstAtLeast(replicas.Timeline(), 1)+0.001, firstAtLeast(replicas.Timeline(), peak))
 
 	// The idle executors (the scan's, which hold no shuffle) time out (60 s in the example):
 	// the scaler marks their pods cheapest and the ReplicaSet deletes exactly those.

@@ -91,7 +91,7 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 		"spark.decommission.enabled": strconv.FormatBool(decommission),
 	}
 	submit := s.sparkSubmit(ctx, app, rt, conf, filepath.Join(repoRoot(), "e2e", "jobs", "ledger.py"),
-		"--app-name", app, "--signal-dir", signals, "--transfers", "240000", "--scan-partitions", "16", "--partitions", "4", "--work", "40")
+		"--app-name", app, "--signal-dir", signals, "--transfers", "240000", "--scan-partitions", "16", "--partitions", "1", "--work", "40", "--reread")
 	driver := s.driverPodOf(ctx, app, 120*time.Second)
 	driverLog := s.Kubelet.LogPath(sparkNS, driver.Name)
 	ui := "http://" + driver.Status.PodIP + ":4040"
@@ -154,8 +154,9 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 	if peak < 2 {
 		t.Errorf("the StatefulSet peaked at %d replicas: KEDA never drove it up", peak)
 	}
-	// After the wide scan the executors idle past the example's 60 s timeout: the StatefulSet
-	// shrinks, from its highest ordinals.
+	// After the wide scan the ledger's stages run on one partition, so one executor holds the
+	// shuffle and the others idle past the example's 60 s timeout: DRA keeps the holder, but the
+	// StatefulSet shrinks from its highest ordinals, whichever executor they run.
 	s.WaitUntil("the StatefulSet shrinks", 300*time.Second, func() error {
 		if cur := replicas.Timeline(); len(cur) == 0 || cur[len(cur)-1].Replicas >= peak {
 			return fmt.Errorf("replicas %v", cur)
@@ -165,6 +166,21 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 	run.mark("scaled_in")
 	run.phase("StatefulSet shrank")
 
+	// The job reads the held shuffle once more: lost with a removed holder, Spark re-runs the
+	// stages that wrote it.
+	signal(t, signals, "release")
+	s.WaitUntil("the shuffle read again", 600*time.Second, func() error {
+		if findEvent(driverLog, "reread") == nil {
+			return errNotYet
+		}
+		return nil
+	})
+	rr := findEvent(driverLog, "reread")
+	if ok, _ := rr["ok"].(bool); !ok {
+		run.sum.ResultOK = false
+		t.Errorf("the re-read shuffle gave a different result: %v", rr)
+	}
+	run.mark("reread")
 	ex, err := driverExecutors(ui, appID)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +199,6 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 	}
 	run.note("StatefulSet peak %d replicas; %d tasks failed, %d killed, %d stage attempts re-run; decommission %v; the job's result ok=%v",
 		peak, run.sum.TasksFailed, killed, reruns, decommission, run.sum.ResultOK)
-	signal(t, signals, "release")
 	signal(t, signals, "finish")
 	if code := waitExit(submit, 180*time.Second); code != 0 {
 		t.Errorf("spark-submit exited with %d", code)
