@@ -22,14 +22,11 @@ K8S_OUT     ?= $(CURDIR)/e2e/out
 
 TEST_TARGETS += e2e-k8s e2e-k8s-spark
 
-# The real-Spark tests of the tier, run by e2e-k8s-spark only (e2e-k8s skips them; e2e-operator
-# runs TestSparkOperator).
-# K8S_SPARK_RUN is what e2e-k8s-spark runs: the scenarios that passed on this machine so far.
-# TestSparkOnKubernetes/standalone and /statefulset are written but were not run yet (no KEDA
-# binaries during the session that wrote them): run them with
-# make e2e-k8s-spark K8S_SPARK_RUN=TestSparkOnKubernetes.
-K8S_SPARK_TESTS = TestProcessKubeletStandalone|TestSparkOnKubernetes|TestSparkOperator
-K8S_SPARK_RUN  ?= TestProcessKubeletStandalone|TestSparkOnKubernetes/^(native_dra|native_dra_spark35)$$
+# The real-Spark tests of the tier, run by e2e-k8s-spark only (e2e-k8s skips them).
+# K8S_SPARK_RUN is what e2e-k8s-spark runs (all of them; narrow it to re-run one scenario, e.g.
+# K8S_SPARK_RUN='TestSparkOnKubernetes/^native_dra$$').
+K8S_SPARK_TESTS = TestProcessKubeletStandalone|TestSparkOnKubernetes
+K8S_SPARK_RUN  ?= $(K8S_SPARK_TESTS)
 K8S_SPARK_TIMEOUT ?= 45m
 
 k8s-tools:
