@@ -71,9 +71,11 @@
 // SparkApplication of manifests/examples/spark-operator on the real kubeflow spark-operator (v2,
 // built by e2e/operator/build.sh, run out of cluster with a ServiceAccount token): the operator's
 // spark-submit creates the driver pod, whose Spark DRA grows and removes executor pods; it checks
-// COMPLETED, the executor pods' peak, and that the exporter discovered the driver, and merges
-// sparkapplication_state, executor_pods_peak and exporter_discovered into
-// e2e/out/operator-summary.json. The operator always passes pod templates; the executor template
+// COMPLETED, the executor pods' peak, and that the exporter discovered the driver (pinning
+// reported, no warning); then the Celeborn variant on the Apache Celeborn stand-in
+// (e2e/celebornstandin) with tracking off, which Spark must accept (COMPLETED; no pinning, no
+// warning). It merges sparkapplication_state, executor_pods_peak and exporter_discovered
+// (PageRank's) into e2e/out/operator-summary.json. The operator always passes pod templates; the executor template
 // Spark mounts into the driver is named by a container path inside spark.properties, which the
 // emulated driver entrypoint maps (a --conf beats the properties file).
 //
