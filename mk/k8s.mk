@@ -28,6 +28,8 @@ TEST_TARGETS += e2e-k8s e2e-k8s-spark
 K8S_SPARK_TESTS = TestProcessKubeletStandalone|TestSparkOnKubernetes
 K8S_SPARK_RUN  ?= $(K8S_SPARK_TESTS)
 K8S_SPARK_TIMEOUT ?= 45m
+# The real spark-operator's test, run by e2e-operator (mk/operator.mk) only.
+K8S_OPERATOR_TESTS = TestSparkOperator
 
 k8s-tools:
 	@GO="$(GO)" bash e2e/tools/build.sh "$(CACHE_DIR)" >/dev/null
@@ -42,7 +44,7 @@ K8S_ENV = SPARKDRA_K8S_TOOLS="$$(GO="$(GO)" bash e2e/tools/build.sh "$(CACHE_DIR
 
 e2e-k8s: k8s-tools k8s-bins
 	@mkdir -p "$(K8S_OUT)"
-	$(K8S_ENV) $(GO) test -tags e2e_k8s -count=1 -timeout $(K8S_TIMEOUT) -skip '$(K8S_SPARK_TESTS)' -v ./e2e/k8s/ 2>&1 | tee "$(K8S_OUT)/k8s-e2e.log"
+	$(K8S_ENV) $(GO) test -tags e2e_k8s -count=1 -timeout $(K8S_TIMEOUT) -skip '$(K8S_SPARK_TESTS)|$(K8S_OPERATOR_TESTS)' -v ./e2e/k8s/ 2>&1 | tee "$(K8S_OUT)/k8s-e2e.log"
 
 # PySpark 4.1 (E2E_PYTHON) runs every Spark image; apache/spark:3.5.* images run from the PySpark
 # 3.5 venv (E2E_PYTHON35).

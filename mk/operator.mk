@@ -40,6 +40,6 @@ e2e-operator: k8s-tools k8s-bins operator-bin e2e-venv
 	@mkdir -p "$(K8S_OUT)"
 	$(K8S_ENV) SPARKDRA_E2E_PYTHON="$(E2E_PYTHON)" \
 	  SPARKDRA_OPERATOR_BIN="$$(GO="$(GO)" bash e2e/operator/build.sh "$(CACHE_DIR)" 2>/dev/null)/spark-operator" \
-	  $(GO) test -tags e2e_k8s -count=1 -timeout $(OPERATOR_TIMEOUT) -run '^TestSparkOperator$$' -v ./e2e/k8s/ 2>&1 | tee "$(K8S_OUT)/operator-e2e.log"
+	  $(GO) test -tags e2e_k8s -count=1 -timeout $(OPERATOR_TIMEOUT) -run '^($(K8S_OPERATOR_TESTS))$$' -v ./e2e/k8s/ 2>&1 | tee "$(K8S_OUT)/operator-e2e.log"
 
 TEST_TARGETS += e2e-operator
