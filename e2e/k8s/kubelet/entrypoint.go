@@ -22,7 +22,9 @@ const ImageEntrypoint = "/opt/entrypoint.sh"
 // apache/spark-docker's entrypoint.sh runs them (the same script for Spark 3.5 and 4.x):
 //
 //   - driver: $SPARK_HOME/bin/spark-submit --conf spark.driver.bindAddress=$SPARK_DRIVER_BIND_ADDRESS
-//     --conf spark.executorEnv.SPARK_DRIVER_POD_IP=$SPARK_DRIVER_BIND_ADDRESS --deploy-mode client <rest>;
+//     --conf spark.executorEnv.SPARK_DRIVER_POD_IP=$SPARK_DRIVER_BIND_ADDRESS --deploy-mode client <rest>,
+//     plus a --conf for each property of the --properties-file that names a mapped container path
+//     (propertiesPathConfs: the executor pod template Spark mounts for the spark-operator);
 //   - executor: $JAVA_HOME/bin/java <$SPARK_JAVA_OPT_* in the order bash lists them, by name>
 //     -Xms$SPARK_EXECUTOR_MEMORY -Xmx$SPARK_EXECUTOR_MEMORY -cp <classpath>
 //     org.apache.spark.scheduler.cluster.k8s.KubernetesExecutorBackend --driver-url … --podName …,
