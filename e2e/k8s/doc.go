@@ -61,11 +61,14 @@
 //     with Spark's own DRA and shuffle tracking; the exporter, deployed as the base deploys it,
 //     finds the driver pod; idle executors holding shuffle are reported holds="shuffle" and kept,
 //     SparkDRAExecutorsPinnedByShuffle fires in Debian's Prometheus with its thresholds lowered,
-//     and after the driver drops the shuffle Spark releases them and the alert resolves);
-//     standalone (manifests/examples/standalone for real: KEDA drives real workers through
+//     and after the driver drops the shuffle Spark releases them and the alert resolves; on Spark
+//     4.1.4, and as native_dra_spark35 on 3.5.9); standalone (manifests/examples/standalone for real: KEDA drives real workers through
 //     spark-dra-scaler reading Prometheus; the ReplicaSet deletes the pods the scaler marked
-//     cheapest, which held idle executors); statefulset (the StatefulSet allocator with DRA off
-//     and the example's ScaledObject: what highest-ordinal-first removal costs).
+//     cheapest, whose executors ran no task at that moment); statefulset (Spark 3.5.9, the
+//     StatefulSet allocator with DRA off and the example's ScaledObject: what
+//     highest-ordinal-first removal costs). The submitter is a test ServiceAccount
+//     (submitterRBAC); the exporter and scaler run as local processes with the args of the
+//     example's Deployments and their own ServiceAccounts' tokens.
 //
 // TestSparkOperator (`make e2e-operator`, on the stack without KEDA) runs the PageRank
 // SparkApplication of manifests/examples/spark-operator on the real kubeflow spark-operator (v2,
