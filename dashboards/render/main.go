@@ -139,6 +139,7 @@ var mayBeEmpty = map[string]string{
 	"spark-dra-overview/Driver poll errors by reason":         "no poll errors in a healthy run",
 	"spark-dra-overview/Executors leaving (driver)":           "the application runs with Spark's own DRA off (no /metrics/json allocation source)",
 	"spark-dra-overview/Executor removals by reason (driver)": "the application runs with Spark's own DRA off (no /metrics/json allocation source)",
+	"spark-dra-overview/Settings warnings":                    "the application's settings trigger none of Spark's DRA warnings",
 }
 
 // Check returns one line per panel that should have data and has none, or whose query failed.
