@@ -140,6 +140,7 @@ var mayBeEmpty = map[string]string{
 	"spark-dra-overview/Executors leaving (driver)":           "the application runs with Spark's own DRA off (no /metrics/json allocation source)",
 	"spark-dra-overview/Executor removals by reason (driver)": "the application runs with Spark's own DRA off (no /metrics/json allocation source)",
 	"spark-dra-overview/Settings warnings":                    "the application's settings trigger none of Spark's DRA warnings",
+	"spark-dra-overview/Longest-idle executors":               "a table as of the run's end: the application may have stopped and its executors gone by then",
 }
 
 // Check returns one line per panel that should have data and has none, or whose query failed.
