@@ -12,7 +12,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sparkdra/sparkdra/exporter/internal/procstat"
 	"github.com/sparkdra/sparkdra/exporter/internal/sparkfake"
 )
 
@@ -119,13 +119,13 @@ func measure(bin string, nDrivers, nExec, nStages int, window, interval time.Dur
 
 	// Steady state: polls per second over the window.
 	n0, t0 := cnt.n.Load(), time.Now()
-	cpu0, err := procCPU(cmd.Process.Pid)
+	cpu0, err := procstat.CPU(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
 	time.Sleep(window)
 	polls, elapsed := cnt.n.Load()-n0, time.Since(t0)
-	cpu1, err := procCPU(cmd.Process.Pid)
+	cpu1, err := procstat.CPU(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func measure(bin string, nDrivers, nExec, nStages int, window, interval time.Dur
 		size = n
 	}
 	sort.Slice(renders, func(i, j int) bool { return renders[i] < renders[j] })
-	rss, hwm, err := procMemory(cmd.Process.Pid)
+	rss, hwm, err := procstat.Memory(cmd.Process.Pid)
 	if err != nil {
 		return err
 	}
@@ -212,46 +212,4 @@ func timeGet(url string) (time.Duration, int64, error) {
 	defer resp.Body.Close()
 	n, err := io.Copy(io.Discard, resp.Body)
 	return time.Since(start), n, err
-}
-
-// procCPU reads the user and system CPU time a process has used (/proc/<pid>/stat, fields 14
-// and 15, in clock ticks of 10 ms: USER_HZ is 100 on Linux).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces: count from its end.
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
-}
-
-// procMemory reads VmRSS and VmHWM (kB) of a process.
-func procMemory(pid int) (rss, hwm int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		var v int64
-		if _, e := fmt.Sscanf(l, "VmRSS: %d kB", &v); e == nil {
-			rss = v
-		}
-		if _, e := fmt.Sscanf(l, "VmHWM: %d kB", &v); e == nil {
-			hwm = v
-		}
-	}
-	if rss == 0 {
-		return 0, 0, errors.New("no VmRSS in /proc status")
-	}
-	return rss, hwm, nil
 }

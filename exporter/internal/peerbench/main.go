@@ -20,7 +20,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -33,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sparkdra/sparkdra/exporter/internal/procstat"
 	"github.com/sparkdra/sparkdra/exporter/internal/sparkfake"
 )
 
@@ -218,13 +218,13 @@ func measure(sc scraper, nDrivers, nExec, nStages, history int, interval, warmup
 	res.firstCycle = time.Since(start)
 	time.Sleep(warmup)
 	pid := cmd.Process.Pid
-	cpu0, err := procCPU(pid)
+	cpu0, err := procstat.CPU(pid)
 	if err != nil {
 		return res, err
 	}
 	p0, b0, t0 := cnt.polls.Load(), cnt.bytes.Load(), time.Now()
 	time.Sleep(window)
-	cpu1, err := procCPU(pid)
+	cpu1, err := procstat.CPU(pid)
 	if err != nil {
 		return res, err
 	}
@@ -235,7 +235,7 @@ func measure(sc scraper, nDrivers, nExec, nStages, history int, interval, warmup
 	}
 	res.cpuPerPoll = (cpu1 - cpu0) / time.Duration(res.polls)
 	res.bytesPerPoll = float64(cnt.bytes.Load()-b0) / float64(res.polls)
-	if res.steadyRSS, res.peakRSS, err = procMemory(pid); err != nil {
+	if res.steadyRSS, res.peakRSS, err = procstat.Memory(pid); err != nil {
 		return res, err
 	}
 	res.loadAfter = loadavg()
@@ -321,45 +321,4 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d CPUs", n)
-}
-
-// procCPU reads the user and system CPU time of a process (/proc/<pid>/stat fields 14 and 15,
-// clock ticks of 10 ms).
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
-}
-
-// procMemory reads VmRSS and VmHWM (kB) of a process.
-func procMemory(pid int) (rss, hwm int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		var v int64
-		if _, e := fmt.Sscanf(l, "VmRSS: %d kB", &v); e == nil {
-			rss = v
-		}
-		if _, e := fmt.Sscanf(l, "VmHWM: %d kB", &v); e == nil {
-			hwm = v
-		}
-	}
-	if rss == 0 {
-		return 0, 0, errors.New("no VmRSS in /proc status")
-	}
-	return rss, hwm, nil
 }
