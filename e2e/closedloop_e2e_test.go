@@ -64,7 +64,7 @@ func TestClosedLoopAndShadow(t *testing.T) {
 	closed, err := closedloop.Run(ctx, cl)
 	writeAnyway(t, out, closed, nil, cl.DRA) // the closed-loop figures survive a failed shadow run
 	// make e2e draws the dashboards from this run's Prometheus data (make dashboards-png -check).
-	if serr := closedloop.SavePrometheusData(cl.Dir, filepath.Join(out, "prometheus"), runStart, runEnd); serr != nil {
+	if serr := closedloop.SavePrometheusData(cl.Dir, filepath.Join(out, "prometheus"), runStart, runEnd, cl.ScrapeInterval()); serr != nil {
 		t.Error(serr)
 	}
 	if err != nil {

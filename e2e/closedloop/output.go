@@ -167,9 +167,10 @@ type PrometheusRun struct {
 }
 
 // SavePrometheusData copies the TSDB of a finished run (runDir/tsdb, Prometheus stopped) to
-// outDir/tsdb, replacing what was there, and writes outDir/run.json for [from, to]. to should be
-// a moment every process was still up: after it the series end with staleness markers.
-func SavePrometheusData(runDir, outDir string, from, to time.Time) error {
+// outDir/tsdb, replacing what was there, and writes outDir/run.json for [from, to] with the
+// run's scrape interval. to should be a moment every process was still up: after it the series
+// end with staleness markers.
+func SavePrometheusData(runDir, outDir string, from, to time.Time, scrape time.Duration) error {
 	src, dst := filepath.Join(runDir, "tsdb"), filepath.Join(outDir, "tsdb")
 	if err := os.RemoveAll(dst); err != nil {
 		return err
@@ -194,7 +195,7 @@ func SavePrometheusData(runDir, outDir string, from, to time.Time) error {
 	if err != nil {
 		return fmt.Errorf("save Prometheus data: %w", err)
 	}
-	b, err := json.MarshalIndent(PrometheusRun{From: from, To: to, ScrapeInterval: time.Second}, "", "  ")
+	b, err := json.MarshalIndent(PrometheusRun{From: from, To: to, ScrapeInterval: scrape}, "", "  ")
 	if err != nil {
 		return err
 	}

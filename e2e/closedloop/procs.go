@@ -67,8 +67,8 @@ func freeAddr() (string, error) {
 	return fmt.Sprintf("127.0.0.1:%d", port), nil
 }
 
-// startExporter runs spark-dra-exporter polling one driver every second.
-func startExporter(ctx context.Context, bin, dir, driverUI string) (*service, error) {
+// startExporter runs spark-dra-exporter polling one driver every poll.
+func startExporter(ctx context.Context, bin, dir, driverUI string, poll time.Duration) (*service, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -76,17 +76,17 @@ func startExporter(ctx context.Context, bin, dir, driverUI string) (*service, er
 	return startService(ctx, "spark-dra-exporter", bin, []string{
 		"--web.listen-address=" + addr,
 		"--spark.driver-url=" + driverUI,
-		"--spark.poll-interval=1s",
+		"--spark.poll-interval=" + poll.String(),
 	}, dir, addr, "/metrics", 60*time.Second)
 }
 
 // PrometheusConfig is the prometheus.yml of a run: the exporter and the scaler scraped every
-// second (the exporter polls its driver every second too).
-func PrometheusConfig(exporterAddr, scalerWebAddr string) string {
+// interval (Config.PollInterval: the exporter polls its driver as often).
+func PrometheusConfig(exporterAddr, scalerWebAddr string, interval time.Duration) string {
 	cfg := `global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
+  scrape_interval: ` + interval.String() + `
+  scrape_timeout: ` + interval.String() + `
+  evaluation_interval: ` + interval.String() + `
 scrape_configs:
   - job_name: spark-dra-exporter
     static_configs:

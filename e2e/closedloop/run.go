@@ -101,7 +101,7 @@ func (r *run) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.exporter, err = startExporter(ctx, cfg.ExporterBin, cfg.Dir, r.job.UI); err != nil {
+	if r.exporter, err = startExporter(ctx, cfg.ExporterBin, cfg.Dir, r.job.UI, cfg.PollInterval); err != nil {
 		return err
 	}
 	scalerWeb, err := freeAddr()
@@ -110,7 +110,7 @@ func (r *run) start(ctx context.Context) error {
 	}
 	source := "http://" + r.exporter.Addr + "/metrics"
 	if cfg.PrometheusBin != "" {
-		if r.prom, err = startPrometheus(ctx, cfg.PrometheusBin, cfg.Dir, PrometheusConfig(r.exporter.Addr, scalerWeb)); err != nil {
+		if r.prom, err = startPrometheus(ctx, cfg.PrometheusBin, cfg.Dir, PrometheusConfig(r.exporter.Addr, scalerWeb, cfg.PollInterval)); err != nil {
 			return err
 		}
 	}

@@ -70,7 +70,7 @@ func run() int {
 	res, err := closedloop.Run(ctx, cfg)
 	if cfg.PrometheusBin != "" && !lastTick.IsZero() {
 		// make dashboards-png draws the dashboards from the closed loop's data (e2e/out/dashboards/).
-		if serr := closedloop.SavePrometheusData(tmp, filepath.Join(out, "prometheus"), start, lastTick); serr != nil {
+		if serr := closedloop.SavePrometheusData(tmp, filepath.Join(out, "prometheus"), start, lastTick, cfg.ScrapeInterval()); serr != nil {
 			fmt.Fprintln(os.Stderr, "demo:", serr)
 		}
 	}
