@@ -86,6 +86,8 @@ func TestClosedLoopAndShadow(t *testing.T) {
 	t.Logf("delivery: closed loop %.3f (job %.1fs, %d requests cancelled, median request to registered %.1fs over %d), shadow %.3f (job %.1fs, median request to registered %.1fs over %d)",
 		s.DeliveryRatio, s.JobSeconds, s.CancelledRequests, s.MedianRequestToRegisteredSeconds, s.RequestsRegistered,
 		*s.ShadowDeliveryRatio, *s.ShadowJobSeconds, *s.ShadowMedianRequestToRegisteredSeconds, s.ShadowRequestsRegistered)
+	t.Logf("start-up: the closed loop asked for %.3f of its target in time (requested ratio); median request to worker ready %.1fs, ready worker to registered executor %.1fs",
+		s.RequestedRatio, s.MedianRequestToWorkerReadySeconds, s.MedianWorkerReadyToRegisteredSeconds)
 
 	t.Run("the loop delivers what DRA asks for, as Spark's own DRA does", func(t *testing.T) {
 		// Goals (issue 11): delivery >= 0.9 × the shadow run's, job time <= 1.10 × the shadow

@@ -20,6 +20,13 @@ type Delivery struct {
 // loop, the driver's numberTargetExecutors in the shadow run. Each sample stands for the time
 // until the next one; samples whose target is unknown (< 0) are skipped.
 func DeliveryOf(rows []Row, target func(Row) int) Delivery {
+	return CoverageOf(rows, target, LiveExecutors)
+}
+
+// CoverageOf is DeliveryOf with have(r) in place of the live executors: with ClosedLoopRequested
+// it is how much of the target the scaler had asked for (the rest of the delivery gap is the time
+// from request to a registered executor); with WorkersReady, how much had a worker to run on.
+func CoverageOf(rows []Row, target, have func(Row) int) Delivery {
 	d := Delivery{Ratio: -1}
 	for i := 0; i+1 < len(rows); i++ {
 		r := rows[i]
@@ -29,13 +36,20 @@ func DeliveryOf(rows []Row, target func(Row) int) Delivery {
 		}
 		dt := rows[i+1].Time.Sub(r.Time).Seconds()
 		d.TargetSeconds += float64(tg) * dt
-		d.LiveSeconds += float64(min(r.Executors, tg)) * dt
+		d.LiveSeconds += float64(max(0, min(have(r), tg))) * dt
 	}
 	if d.TargetSeconds > 0 {
 		d.Ratio = d.LiveSeconds / d.TargetSeconds
 	}
 	return d
 }
+
+// LiveExecutors is the executors registered with the driver.
+func LiveExecutors(r Row) int { return r.Executors }
+
+// WorkersReady is the Spark workers the master lists ALIVE (one executor each): in the closed
+// loop the pods that are ready.
+func WorkersReady(r Row) int { return r.WorkersReady }
 
 // ClosedLoopTarget is the closed loop's DRA target: the scaler's.
 func ClosedLoopTarget(r Row) int { return r.Target }
@@ -62,22 +76,29 @@ func JobSeconds(rows []Row) float64 {
 // are dropped newest first (the ReplicaSet's order). Executors live at the first sample count for
 // no request.
 func RequestToRegistered(rows []Row, requested func(Row) int) []time.Duration {
+	return RequestToLive(rows, requested, LiveExecutors)
+}
+
+// RequestToLive is RequestToRegistered with live(r) for the executors registered: with
+// WorkersReady it times request to a ready worker; with requested WorkersReady and live
+// LiveExecutors, a ready worker to its executor's registration.
+func RequestToLive(rows []Row, requested, live func(Row) int) []time.Duration {
 	var out []time.Duration
 	var queue []time.Time
 	prevLive := -1
 	for _, r := range rows {
-		req := requested(r)
-		if req < 0 || r.Executors < 0 {
+		req, have := requested(r), live(r)
+		if req < 0 || have < 0 {
 			continue
 		}
 		if prevLive >= 0 {
-			for k := prevLive; k < r.Executors && len(queue) > 0; k++ {
+			for k := prevLive; k < have && len(queue) > 0; k++ {
 				out = append(out, r.Time.Sub(queue[0]))
 				queue = queue[1:]
 			}
 		}
-		prevLive = r.Executors
-		want := max(0, req-r.Executors)
+		prevLive = have
+		want := max(0, req-have)
 		if len(queue) > want {
 			queue = queue[:want]
 		}

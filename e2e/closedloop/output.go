@@ -52,6 +52,16 @@ type Summary struct {
 	MedianRequestToRegisteredSeconds float64 `json:"median_request_to_registered_seconds"`
 	// RequestsRegistered is how many requests that median is over.
 	RequestsRegistered int `json:"requests_registered"`
+	// RequestedRatio is DeliveryRatio with the executors asked for (the HPA's replicas) in place
+	// of the live ones (CoverageOf): near 1 when the scaler asked in time, so that what separates
+	// DeliveryRatio from it is start-up, request to registered executor.
+	RequestedRatio float64 `json:"requested_ratio"`
+	// The closed loop's start-up, split in two (RequestToLive): from a rise of the replica count
+	// to the worker the master lists ALIVE (the pod ready: a worker JVM), and from a ready worker
+	// to its executor registered with the driver (an executor JVM; the shadow run's pool of
+	// ready workers pays only this part). -1 when none.
+	MedianRequestToWorkerReadySeconds    float64 `json:"median_request_to_worker_ready_seconds"`
+	MedianWorkerReadyToRegisteredSeconds float64 `json:"median_worker_ready_to_registered_seconds"`
 
 	// The shadow run (Spark's own DRA over a pool of maxExecutors workers): the same figures,
 	// with the driver's numberTargetExecutors as the target and as the request.
@@ -107,6 +117,9 @@ func Summarize(closed, shadow *Result, dra DRA) Summary {
 		}
 		reg := RequestToRegistered(rows, ClosedLoopRequested)
 		s.MedianRequestToRegisteredSeconds, s.RequestsRegistered = Median(reg), len(reg)
+		s.RequestedRatio = CoverageOf(rows, ClosedLoopTarget, ClosedLoopRequested).Ratio
+		s.MedianRequestToWorkerReadySeconds = Median(RequestToLive(rows, ClosedLoopRequested, WorkersReady))
+		s.MedianWorkerReadyToRegisteredSeconds = Median(RequestToLive(rows, WorkersReady, LiveExecutors))
 	}
 	if shadow != nil && len(shadow.Rows) > 0 {
 		sh := CompareShadow(shadow.Rows, ShadowMaxLag, 500*time.Millisecond)

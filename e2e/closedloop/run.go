@@ -248,6 +248,11 @@ func (r *run) sample(ctx context.Context) (Row, error) {
 		r.setWant(row.Replicas)
 	}
 	row.Workers = r.pool.Replicas()
+	for _, w := range r.cluster.Workers() {
+		if r.cluster.Ready(w) {
+			row.WorkersReady++
+		}
+	}
 	r.sampleDriver(rctx, &row)
 	return row, nil
 }

@@ -225,3 +225,35 @@ func TestRequestToRegistered(t *testing.T) {
 		t.Error("job seconds: want the first done sample")
 	}
 }
+
+func TestCoverageAndStartUpSplit(t *testing.T) {
+	r := func(s float64, target, replicas, ready, live int) Row {
+		return Row{Time: at(s), T: s, Pending: 10, Target: target, Replicas: replicas, WorkersReady: ready, Executors: live}
+	}
+	rows := []Row{
+		r(0, 1, 1, 1, 1),
+		r(1, 3, 3, 1, 1), // two asked at 1 s
+		r(4, 3, 3, 2, 1), // a worker ready after 3 s
+		r(5, 3, 3, 3, 2), // another after 4 s; the first executor 1 s after its worker
+		r(7, 3, 3, 3, 3), // the second executor 2 s after its worker
+		r(8, 3, 3, 3, 3),
+	}
+	if d := CoverageOf(rows, ClosedLoopTarget, ClosedLoopRequested); d.Ratio != 1 {
+		t.Errorf("requested coverage %+v, want 1: every target executor was asked for at once", d)
+	}
+	// live: 1 of 1 for 1 s, 1 of 3 for 3 s, 1 of 3 for 1 s, 2 of 3 for 2 s, 3 of 3 for 1 s = 12 of 22.
+	if d := DeliveryOf(rows, ClosedLoopTarget); d.LiveSeconds != 12 || d.TargetSeconds != 22 {
+		t.Errorf("delivery %+v, want 12 of 22 executor-seconds", d)
+	}
+	ready := RequestToLive(rows, ClosedLoopRequested, WorkersReady)
+	if want := []time.Duration{3 * time.Second, 4 * time.Second}; !slices.Equal(ready, want) {
+		t.Errorf("request to worker ready %v, want %v", ready, want)
+	}
+	exec := RequestToLive(rows, WorkersReady, LiveExecutors)
+	if want := []time.Duration{1 * time.Second, 2 * time.Second}; !slices.Equal(exec, want) {
+		t.Errorf("worker ready to registered %v, want %v", exec, want)
+	}
+	if reg := RequestToRegistered(rows, ClosedLoopRequested); !slices.Equal(reg, []time.Duration{4 * time.Second, 6 * time.Second}) {
+		t.Errorf("request to registered %v, want [4s 6s]: the two parts add up", reg)
+	}
+}

@@ -47,13 +47,16 @@ type Row struct {
 	// The emulated KEDA + HPA and the worker pool.
 	Replicas int // the HPA's replica count
 	Workers  int // Spark Worker processes running
+	// WorkersReady are the workers the master lists ALIVE (pods ready); in the shadow run the
+	// whole pool, started before the application.
+	WorkersReady int
 }
 
 var csvHeader = []string{
 	"t_seconds", "phase", "pending_tasks", "running_tasks", "executors", "busy_executors", "failed_tasks",
 	"driver_target", "driver_max_needed", "decision_t_seconds", "target", "target_delta", "max_needed",
 	"desired", "ramp_step", "idle_executors", "remove", "observation_pending", "observation_age_seconds",
-	"replicas", "workers", "pending_requests", "cancelled_requests",
+	"replicas", "workers", "pending_requests", "cancelled_requests", "workers_ready",
 }
 
 // WriteCSV writes rows as timeline.csv: a header, then one line per row. start anchors the
@@ -73,7 +76,7 @@ func WriteCSV(w io.Writer, start time.Time, rows []Row) error {
 		rec := []string{f(r.T), r.Phase, i(r.Pending), i(r.Running), i(r.Executors), i(r.Busy), i(r.FailedTasks),
 			i(r.DriverTarget), i(r.DriverMaxNeeded), dt, i(r.Target), i(r.TargetDelta), i(r.MaxNeeded),
 			i(r.Desired), i(r.RampStep), i(r.Idle), i(r.Remove), i(r.ObsPending), f(r.ObsAge),
-			i(r.Replicas), i(r.Workers), i(r.PendingRequests), i(r.CancelledRequests)}
+			i(r.Replicas), i(r.Workers), i(r.PendingRequests), i(r.CancelledRequests), i(r.WorkersReady)}
 		if err := cw.Write(rec); err != nil {
 			return err
 		}
