@@ -175,15 +175,12 @@ func TestClosedLoopAndShadow(t *testing.T) {
 		if s.ShadowSamples < 30 {
 			t.Fatalf("only %d shadow samples", s.ShadowSamples)
 		}
-		// The aim is 95 % exact agreement. Between two stages Spark's target drops for a moment
-		// and ramps again from 1; the exporter restarts the backlog duration there and the
-		// scaler applies the drop, but only when its observation arrives before Spark's next
-		// add. Measured: 0.905 on a quiet machine, 0.937 and 0.939 at load 30-80; the issue's
-		// 0.90 floor belongs with the 0.95 goal, which is not met yet, and 0.905 is too close
-		// to it for a guard that must not flake: 85 % is the regression floor (the figure
-		// itself goes to summary.json).
-		if *s.ShadowAgreement < 0.85 {
-			t.Errorf("scaler target equals the driver's numberTargetExecutors in %.1f%% of samples (lag %.1fs, max gap %d), want >= 85%%",
+		// The aim is 95 % exact agreement, lag-aligned. Measured on a quiet machine: 0.905-0.944
+		// with a 1 s poll and scrape and Spark's default spark.ui.liveUpdate.period (the REST
+		// API's task counts lag the driver's own by up to 5 s); 0.926 with 500 ms; 0.98 with
+		// 500 ms and FreshRESTConf. 90 % is the regression floor.
+		if *s.ShadowAgreement < 0.90 {
+			t.Errorf("scaler target equals the driver's numberTargetExecutors in %.1f%% of samples (lag %.1fs, max gap %d), want >= 90%%",
 				100**s.ShadowAgreement, s.ShadowLagSeconds, *s.ShadowMaxGap)
 		}
 	})
