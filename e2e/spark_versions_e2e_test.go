@@ -153,8 +153,8 @@ func TestShadowSpark35(t *testing.T) {
 	}
 	// The application start precedes the REST API's first answer (SparkContext binds its UI
 	// after taking its start time), so this is an upper bound of the figure.
-	t.Logf("Spark %s: first published %v after the application started (scrape every 1 s); failed polls by reason over the run: %s",
-		version, delay.Round(100*time.Millisecond), pollErrors)
+	t.Logf("Spark %s: first published %v after the application started (poll and scrape every %v); failed polls by reason over the run: %s",
+		version, delay.Round(100*time.Millisecond), sh.ScrapeInterval(), pollErrors)
 	for _, q := range missing {
 		t.Errorf("no series at the end of the Spark %s run: %s", version, q)
 	}
