@@ -156,9 +156,22 @@ func (p *Poller) pollOnce(ctx context.Context, d *driver) {
 		return // target removed or shutting down: its series are about to go
 	}
 	if err != nil {
-		p.opts.Logger.Debug("poll failed", "driver", d.target.Key, "reason", sparkapi.ReasonOf(err), "err", err)
+		p.logFailure(ctx, d, err)
 	}
 	p.store.Set(snap)
+}
+
+// logFailure logs a failed poll with the request that failed (its URL is in err) and why. A
+// driver that is starting, gone or slow fails every poll for a while, so those go to debug; a
+// response that does not decode is not expected from any Spark version, so it goes to warn, with
+// the start of the body.
+func (p *Poller) logFailure(ctx context.Context, d *driver, err error) {
+	reason := sparkapi.ReasonOf(err)
+	level := slog.LevelDebug
+	if reason == sparkapi.ReasonDecode {
+		level = slog.LevelWarn
+	}
+	p.opts.Logger.Log(ctx, level, "poll failed", "driver", d.target.Key, "reason", reason, "err", err)
 }
 
 func (p *Poller) deps() pollDeps {

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -106,4 +107,40 @@ func snapshotOf(st *Store, key string) *TargetSnapshot {
 		}
 	}
 	return nil
+}
+
+// A response that does not decode is logged at warn with the request that failed and what came
+// back; a driver that is not listening yet only at debug (it fails every poll while it starts).
+func TestPollFailureLog(t *testing.T) {
+	drv := sparkfake.Generate(1, 2, 1)
+	html := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/executors") {
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write([]byte("<html><body>Spark is starting</body></html>"))
+			return
+		}
+		drv.ServeHTTP(w, r)
+	})
+	srv := httptest.NewServer(html)
+	defer srv.Close()
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close() // connection refused
+
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p := NewPoller(PollerOptions{Client: testClient(), Interval: time.Second, RequestTimeout: 5 * time.Second,
+		MaxConcurrent: 2, Logger: logger}, NewStore())
+	p.pollOnce(context.Background(), newDriver(staticTarget(t, srv, "")))
+	p.pollOnce(context.Background(), newDriver(staticTarget(t, gone, "")))
+
+	out := logs.String()
+	if n := strings.Count(out, "\n"); n != 1 {
+		t.Fatalf("want one warn line (the decode failure), got %d:\n%s", n, out)
+	}
+	for _, want := range []string{"level=WARN", "reason=decode", "/api/v1/applications/app-20261121120000-0001/executors",
+		"text/html", "<html><body>Spark is starting"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log line lacks %q:\n%s", want, out)
+		}
+	}
 }

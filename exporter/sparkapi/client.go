@@ -191,9 +191,21 @@ func (c *Client) fetch(ctx context.Context, rawURL string, pool *bodyPool, decod
 	err = decode(body)
 	<-slots
 	if err != nil {
-		return &Error{URL: rawURL, Reason: ReasonDecode, Err: err}
+		return &Error{URL: rawURL, Reason: ReasonDecode, Status: resp.StatusCode,
+			Err: fmt.Errorf("%w; %s", err, describeBody(resp.Header.Get("Content-Type"), body))}
 	}
 	return nil
+}
+
+// describeBody says what a body that did not decode was, for the log: its type, length and
+// first bytes (a Spark page in HTML, a proxy's error text, an empty or cut-short body).
+func describeBody(contentType string, body []byte) string {
+	const max = 160
+	start := body
+	if len(start) > max {
+		start = start[:max]
+	}
+	return fmt.Sprintf("body of %d bytes (Content-Type %q) starts %q", len(body), contentType, start)
 }
 
 // send issues the GET of rawURL; a failure to send or to get a response is an *Error.
