@@ -76,28 +76,33 @@ func processCPU() time.Duration {
 }
 
 // BenchmarkRenderMetrics measures one /metrics response for 500 drivers (about 250,000 series
-// with per-executor metrics on).
+// with per-executor metrics on), as text and gzip-compressed (what Prometheus asks for).
 func BenchmarkRenderMetrics(b *testing.B) {
 	for _, perExecutor := range []bool{true, false} {
-		b.Run(fmt.Sprintf("per_executor=%v", perExecutor), func(b *testing.B) {
-			p, store, drivers := benchFleet(b)
-			p.pollAll(context.Background(), drivers)
-			c, err := NewCollector(prometheus.NewRegistry(), store, CollectorOptions{PerExecutor: perExecutor})
-			if err != nil {
-				b.Fatal(err)
-			}
-			h := NewRouter(MetricsHandler(c, prometheus.NewRegistry(), discardLogger()), "/metrics",
-				func() bool { return true })
-			req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-			var size int
-			b.ResetTimer()
-			for b.Loop() {
-				w := &countingWriter{header: http.Header{}}
-				h.ServeHTTP(w, req)
-				size = w.n
-			}
-			b.ReportMetric(float64(size), "bytes/response")
-		})
+		for _, gz := range []bool{false, true} {
+			b.Run(fmt.Sprintf("per_executor=%v/gzip=%v", perExecutor, gz), func(b *testing.B) {
+				p, store, drivers := benchFleet(b)
+				p.pollAll(context.Background(), drivers)
+				c, err := NewCollector(prometheus.NewRegistry(), store, CollectorOptions{PerExecutor: perExecutor})
+				if err != nil {
+					b.Fatal(err)
+				}
+				h := NewRouter(MetricsHandler(c, prometheus.NewRegistry(), discardLogger()), "/metrics",
+					func() bool { return true })
+				req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+				if gz {
+					req.Header.Set("Accept-Encoding", "gzip")
+				}
+				var size int
+				b.ResetTimer()
+				for b.Loop() {
+					w := &countingWriter{header: http.Header{}}
+					h.ServeHTTP(w, req)
+					size = w.n
+				}
+				b.ReportMetric(float64(size), "bytes/response")
+			})
+		}
 	}
 }
 

@@ -106,7 +106,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect sends the metrics of the latest snapshots.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	c.walk(func(d metricDef, v float64, lv []string) {
+	var lv []string
+	c.walk(func(d metricDef, v float64, base, extra []string) {
+		lv = append(append(lv[:0], base...), extra...)
 		m, err := prometheus.NewConstMetric(c.descs[d.name], d.typ, v, lv...)
 		if err != nil {
 			m = prometheus.NewInvalidMetric(c.descs[d.name], err)
@@ -115,16 +117,22 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	})
 }
 
+// sinkFunc receives one series: its metric, value and label values, those of its scope (base:
+// the application's, the executor's, the driver's) followed by its own (extra). Both slices are
+// only valid during the call, and base is the same slice for every series of one application,
+// executor or driver in a row.
+type sinkFunc func(d metricDef, v float64, base, extra []string)
+
 // walk calls sink for every series of the latest snapshots, in a fixed order.
-func (c *Collector) walk(sink func(d metricDef, v float64, labelValues []string)) {
+func (c *Collector) walk(sink sinkFunc) {
 	snaps := c.store.Snapshots()
 	c.walkTargets(snaps, sink)
 	c.walkExporter(snaps, sink)
 }
 
 // walkTargets emits the series of the given targets.
-func (c *Collector) walkTargets(snaps []*TargetSnapshot, sink func(d metricDef, v float64, labelValues []string)) {
-	e := emitter{c: c, sink: sink, scratch: new([]string)}
+func (c *Collector) walkTargets(snaps []*TargetSnapshot, sink sinkFunc) {
+	e := emitter{c: c, sink: sink}
 	for _, s := range snaps {
 		e.driver(s)
 		if s.AppID != "" {
@@ -134,8 +142,8 @@ func (c *Collector) walkTargets(snaps []*TargetSnapshot, sink func(d metricDef, 
 }
 
 // walkExporter emits the exporter-wide series.
-func (c *Collector) walkExporter(snaps []*TargetSnapshot, sink func(d metricDef, v float64, labelValues []string)) {
-	e := emitter{c: c, sink: sink, scratch: new([]string)}
+func (c *Collector) walkExporter(snaps []*TargetSnapshot, sink sinkFunc) {
+	e := emitter{c: c, sink: sink}
 	sources := map[string]int{SourceStatic: 0, SourceKubernetes: 0, SourceStandalone: 0}
 	for _, s := range snaps {
 		sources[s.Target.Source]++
@@ -151,15 +159,12 @@ func (c *Collector) walkExporter(snaps []*TargetSnapshot, sink func(d metricDef,
 // emitter builds const metrics; label values are made valid UTF-8 so that nothing a driver
 // sends can make the collector fail.
 type emitter struct {
-	c       *Collector
-	sink    func(d metricDef, v float64, labelValues []string)
-	scratch *[]string // label values of the series being emitted; valid during sink only
+	c    *Collector
+	sink sinkFunc
 }
 
 func (e emitter) emit(d metricDef, v float64, base []string, extra ...string) {
-	lv := append(append((*e.scratch)[:0], base...), extra...)
-	*e.scratch = lv
-	e.sink(d, v, lv)
+	e.sink(d, v, base, extra)
 }
 
 func (e emitter) driver(s *TargetSnapshot) {

@@ -2,7 +2,6 @@ package exporter
 
 import (
 	"bytes"
-	"compress/gzip"
 	"io"
 	"log/slog"
 	"math"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 )
@@ -36,11 +36,14 @@ func (c *Collector) WriteText(w io.Writer) error {
 	c.walkExporter(snaps, c.textSink(chunks[parts-1]))
 	wg.Wait()
 	defer func() {
-		for _, ch := range chunks {
-			for _, b := range ch {
+		// Back onto the free list in reverse, so that the next scrape takes each part's buffers
+		// for the same part: the exporter-wide part's are tiny, and growing them again to a
+		// target part's size cost as much as the rest of the render.
+		for i := len(chunks) - 1; i >= 0; i-- {
+			for _, b := range chunks[i] {
 				b.Reset()
 			}
-			c.putFamilyBuffers(ch)
+			c.putFamilyBuffers(chunks[i])
 		}
 	}()
 	for _, d := range c.defs {
@@ -87,26 +90,57 @@ func (c *Collector) familyBuffers() map[string]*bytes.Buffer {
 	return bufs
 }
 
-// textSink appends each series as a line of the text format to its family's buffer.
-func (c *Collector) textSink(bufs map[string]*bytes.Buffer) func(d metricDef, v float64, lv []string) {
-	return func(d metricDef, v float64, lv []string) {
+// textSink appends each series as a line of the text format to its family's buffer. The label
+// pairs of a series' scope (base) are encoded once for the run of series that share them (an
+// application's or an executor's dozen series) and copied from then on.
+func (c *Collector) textSink(bufs map[string]*bytes.Buffer) sinkFunc {
+	var (
+		lastBase *string // &base[0] of the encoded base; holding it keeps its array from reuse
+		lastLen  int
+		enc      []byte // `name="value",…` of the base
+	)
+	return func(d metricDef, v float64, base, extra []string) {
 		b := bufs[d.name]
 		names := c.names[d.name]
+		if len(base) > 0 && (&base[0] != lastBase || len(base) != lastLen) {
+			enc = enc[:0]
+			for i, val := range base {
+				if i > 0 {
+					enc = append(enc, ',')
+				}
+				enc = appendLabel(enc, names[i], val)
+			}
+			lastBase, lastLen = &base[0], len(base)
+		}
 		b.WriteString(d.name)
 		b.WriteByte('{')
-		for i, n := range names {
-			if i > 0 {
+		if len(base) > 0 {
+			b.Write(enc)
+		}
+		for i, val := range extra {
+			if i > 0 || len(base) > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(n)
-			b.WriteString(`="`)
-			writeEscaped(b, lv[i])
-			b.WriteByte('"')
+			b.Write(appendLabel(b.AvailableBuffer(), names[len(base)+i], val))
 		}
 		b.WriteString("} ")
 		b.Write(appendValue(b.AvailableBuffer(), v))
 		b.WriteByte('\n')
 	}
+}
+
+// appendLabel appends name="value" with the value escaped as the text format wants.
+func appendLabel(dst []byte, name, value string) []byte {
+	dst = append(dst, name...)
+	dst = append(dst, `="`...)
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c == '\\' || c == '\n' || c == '"' {
+			dst = append(dst, labelEscaper.Replace(value)...)
+			return append(dst, '"')
+		}
+	}
+	dst = append(dst, value...)
+	return append(dst, '"')
 }
 
 func (c *Collector) putFamilyBuffers(bufs map[string]*bytes.Buffer) {
@@ -119,16 +153,6 @@ var (
 	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
 	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
 )
-
-func writeEscaped(b *bytes.Buffer, s string) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '\\' || c == '\n' || c == '"' {
-			b.WriteString(labelEscaper.Replace(s))
-			return
-		}
-	}
-	b.WriteString(s)
-}
 
 func appendValue(dst []byte, v float64) []byte {
 	switch {
