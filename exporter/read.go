@@ -84,10 +84,14 @@ func (d *driver) read(ctx context.Context, deps pollDeps) (Poll, error) {
 		}
 		wg.Go(func() { alloc, allocErr = d.readAllocation(ctx, deps, namespace) })
 	}
+	othersDone := make(chan struct{})
+	var history sync.WaitGroup
 	if !first && needHistory {
-		wg.Go(func() { finished = d.readStageHistory(ctx, deps, prefix) })
+		history.Go(func() { finished = d.readStageHistory(ctx, deps, prefix, othersDone) })
 	}
 	wg.Wait()
+	close(othersDone)
+	history.Wait()
 
 	for _, err := range []error{envErr, stagesErr, execsErr} {
 		if err != nil {
@@ -132,18 +136,27 @@ func (d *driver) read(ctx context.Context, deps pollDeps) (Poll, error) {
 
 // readStageHistory counts the application's finished stage attempts, or returns -1 when it
 // could not now: the request failed, or history (a slot shared by every poll loop) had no free
-// slot. The list is the largest payload a driver serves (every retained stage, up to
-// spark.ui.retainedStages), so an exporter starting beside hundreds of drivers reads a few at a
-// time; the others try again at their next poll. Only its length is kept, counted as the body
-// streams in (sparkapi.Client.CountList), never held whole.
-func (d *driver) readStageHistory(ctx context.Context, deps pollDeps, prefix string) int {
+// slot before the poll's other requests were done (othersDone closed). The list is the largest
+// payload a driver serves (every retained stage, up to spark.ui.retainedStages), so an exporter
+// starting beside hundreds of drivers reads a few at a time; the others try again at their next
+// poll. Waiting for a slot while the poll's own requests are in flight, rather than only trying
+// at the poll's start, matters: drivers started together are polled together, and a slot freed
+// a moment after they all tried would stay free for a whole interval. Only its length is kept,
+// counted as the body streams in (sparkapi.Client.CountList), never held whole.
+func (d *driver) readStageHistory(ctx context.Context, deps pollDeps, prefix string, othersDone <-chan struct{}) int {
 	if deps.history != nil {
 		select {
-		case deps.history <- struct{}{}:
-			defer func() { <-deps.history }()
+		case deps.history <- struct{}{}: // a free slot is taken even if the other requests are done
 		default:
-			return -1
+			select {
+			case deps.history <- struct{}{}:
+			case <-othersDone:
+				return -1
+			case <-ctx.Done():
+				return -1
+			}
 		}
+		defer func() { <-deps.history }()
 	}
 	rctx, cancel := context.WithTimeout(ctx, deps.timeout)
 	defer cancel()

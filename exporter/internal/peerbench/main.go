@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -82,17 +83,18 @@ func run() int {
 	return 0
 }
 
-// scraper starts one scraper process polling the given driver URLs.
+// scraper starts one scraper process polling the given driver URLs; metricsURL is where it
+// serves its own metrics ("" when it serves none).
 type scraper struct {
 	name string
-	cmd  func(urls []string, interval time.Duration) (*exec.Cmd, error)
+	cmd  func(urls []string, interval time.Duration) (cmd *exec.Cmd, metricsURL string, err error)
 }
 
 func exporterScraper(bin string) scraper {
-	return scraper{"spark-dra-exporter", func(urls []string, interval time.Duration) (*exec.Cmd, error) {
+	return scraper{"spark-dra-exporter", func(urls []string, interval time.Duration) (*exec.Cmd, string, error) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		addr := ln.Addr().String()
 		ln.Close()
@@ -100,17 +102,17 @@ func exporterScraper(bin string) scraper {
 		for _, u := range urls {
 			args = append(args, "--spark.driver-url="+u)
 		}
-		return exec.Command(bin, args...), nil
+		return exec.Command(bin, args...), "http://" + addr + "/metrics", nil
 	}}
 }
 
 func peerScraper(bin string) scraper {
-	return scraper{"apachesparkreceiver v0.138.0", func(urls []string, interval time.Duration) (*exec.Cmd, error) {
+	return scraper{"apachesparkreceiver v0.138.0", func(urls []string, interval time.Duration) (*exec.Cmd, string, error) {
 		args := []string{"-interval", interval.String()}
 		for _, u := range urls {
 			args = append(args, "-endpoint", u)
 		}
-		return exec.Command(bin, args...), nil
+		return exec.Command(bin, args...), "", nil
 	}}
 }
 
@@ -166,14 +168,25 @@ type result struct {
 	polls, expected       int64
 	loadBefore, loadAfter string
 	firstCycle            time.Duration
+	// historyRead: from the start until the exporter had read every driver's finished-stage
+	// list (0 for the peer, which reads it at every poll).
+	historyRead time.Duration
 }
 
 func (r result) keptUp() bool { return float64(r.polls) >= 0.95*float64(r.expected) }
 
 func (r result) line() string {
-	return fmt.Sprintf("%s H=%d: %.2f ms CPU/poll, %.0f KB/poll, peak RSS %d MiB, steady %d MiB, %d of %d polls, load %s -> %s",
+	return fmt.Sprintf("%s H=%d: %.2f ms CPU/poll, %.0f KB/poll, peak RSS %d MiB, steady %d MiB, %d of %d polls, finished-stage lists read %s, load %s -> %s",
 		r.name, r.history, float64(r.cpuPerPoll)/1e6, r.bytesPerPoll/1024, r.peakRSS>>10, r.steadyRSS>>10, r.polls, r.expected,
-		r.loadBefore, r.loadAfter)
+		r.historyCell(), r.loadBefore, r.loadAfter)
+}
+
+// historyCell says when the scraper had read every driver's finished-stage list.
+func (r result) historyCell() string {
+	if r.historyRead == 0 {
+		return "at every poll"
+	}
+	return fmt.Sprintf("all %.1f s after start", r.historyRead.Seconds())
 }
 
 func measure(sc scraper, nDrivers, nExec, nStages, history int, interval, warmup, window time.Duration) (result, error) {
@@ -197,7 +210,7 @@ func measure(sc scraper, nDrivers, nExec, nStages, history int, interval, warmup
 	for i := range urls {
 		urls[i] = fmt.Sprintf("http://%s/d/%d", ln.Addr(), i)
 	}
-	cmd, err := sc.cmd(urls, interval)
+	cmd, metricsURL, err := sc.cmd(urls, interval)
 	if err != nil {
 		return res, err
 	}
@@ -216,6 +229,22 @@ func measure(sc scraper, nDrivers, nExec, nStages, history int, interval, warmup
 		time.Sleep(20 * time.Millisecond) // watching another process, bounded by the deadline
 	}
 	res.firstCycle = time.Since(start)
+	// The exporter reads each application's finished-stage list once, a few at a time: the
+	// steady state it is measured in starts when every list has been read.
+	if metricsURL != "" {
+		for {
+			pending, err := historyPending(metricsURL)
+			if err == nil && pending == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return res, fmt.Errorf("finished-stage lists still unread after 2 min (%d drivers, %v); stderr: %s",
+					pending, err, tail(stderr.String()))
+			}
+			time.Sleep(100 * time.Millisecond) // watching another process, bounded by the deadline
+		}
+		res.historyRead = time.Since(start)
+	}
 	time.Sleep(warmup)
 	pid := cmd.Process.Pid
 	cpu0, err := procstat.CPU(pid)
@@ -242,6 +271,33 @@ func measure(sc scraper, nDrivers, nExec, nStages, history int, interval, warmup
 	return res, nil
 }
 
+// historyPending counts the drivers whose finished-stage list the exporter at metricsURL has not
+// read yet (spark_dra_stale{part="stage_history"} 1), or -1 before it lists any application.
+func historyPending(metricsURL string) (int, error) {
+	resp, err := http.Get(metricsURL)
+	if err != nil {
+		return -1, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return -1, err
+	}
+	n, seen := 0, false
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "spark_dra_stale{") && strings.Contains(l, `part="stage_history"`) {
+			seen = true
+			if strings.HasSuffix(l, " 1") {
+				n++
+			}
+		}
+	}
+	if !seen {
+		return -1, nil
+	}
+	return n, nil
+}
+
 func tail(s string) string {
 	if len(s) > 400 {
 		s = "…" + s[len(s)-400:]
@@ -258,16 +314,16 @@ func renderTable(rows []result, drivers, executors, stages int, interval, window
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d drivers behind one address, %d executors and %d active stages each, polled every %v; measured over %v after a warm-up. Run %s on %s.\n\n",
 		drivers, executors, stages, interval, window, time.Now().UTC().Format("2006-01-02 15:04 UTC"), machine())
-	b.WriteString("| scraper | H (finished stages) | CPU per driver poll | bytes per driver poll | peak RSS | steady RSS | kept up (polls / expected) | load average (1m) before → after |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| scraper | H (finished stages) | CPU per driver poll | bytes per driver poll | peak RSS | steady RSS | kept up (polls / expected) | finished-stage lists read | load average (1m) before → after |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		kept := "yes"
 		if !r.keptUp() {
 			kept = "**no**"
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.2f ms | %.0f KB | %d MiB | %d MiB | %s (%d / %d) | %s → %s |\n", r.name, r.history,
+		fmt.Fprintf(&b, "| %s | %d | %.2f ms | %.0f KB | %d MiB | %d MiB | %s (%d / %d) | %s | %s → %s |\n", r.name, r.history,
 			float64(r.cpuPerPoll)/1e6, r.bytesPerPoll/1024, r.peakRSS>>10, r.steadyRSS>>10, kept, r.polls, r.expected,
-			r.loadBefore, r.loadAfter)
+			r.historyCell(), r.loadBefore, r.loadAfter)
 	}
 	byKey := map[string]result{}
 	for _, r := range rows {
