@@ -77,6 +77,9 @@ func startExporter(ctx context.Context, bin, dir, driverUI string, poll time.Dur
 		"--web.listen-address=" + addr,
 		"--spark.driver-url=" + driverUI,
 		"--spark.poll-interval=" + poll.String(),
+		// Every failed poll, with its request and reason, and when: the run's log says why the
+		// exporter published late, if it did.
+		"--log.level=debug",
 	}, dir, addr, "/metrics", 60*time.Second)
 }
 

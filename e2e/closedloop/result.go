@@ -10,6 +10,9 @@ import (
 type Result struct {
 	Mode  Mode
 	Start time.Time
+	// FirstAnswer is when the driver's REST API first listed the application, asked every
+	// 200 ms from the moment the job was started: the reference of the exporter's publish delay.
+	FirstAnswer time.Time
 	// AppID is the Spark application id.
 	AppID string
 	Rows  []Row

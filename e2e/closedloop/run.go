@@ -101,6 +101,20 @@ func (r *run) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Ask the driver for its application from now on, while the other processes start: when it
+	// first answers is what the exporter's publish delay is measured from.
+	type answer struct {
+		id  string
+		at  time.Time
+		err error
+	}
+	answered := make(chan answer, 1)
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	go func() {
+		id, err := r.job.WaitApp(wctx)
+		answered <- answer{id, time.Now(), err}
+	}()
 	if r.exporter, err = startExporter(ctx, cfg.ExporterBin, cfg.Dir, r.job.UI, cfg.PollInterval); err != nil {
 		return err
 	}
@@ -130,12 +144,12 @@ func (r *run) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	if r.appID, err = r.job.WaitApp(wctx); err != nil {
-		return err
+	a := <-answered
+	if a.err != nil {
+		return a.err
 	}
-	r.res.AppID = r.appID
+	r.appID = a.id
+	r.res.AppID, r.res.FirstAnswer = r.appID, a.at
 	r.res.Start = time.Now()
 	cfg.Logf("application %s up; driver UI %s; scaler source %s", r.appID, r.job.UI, r.scaler.Source)
 	return nil
