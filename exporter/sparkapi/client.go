@@ -293,12 +293,15 @@ func statusReason(code int) Reason {
 	return ReasonHTTPStatus
 }
 
-// firstLine keeps error bodies short in logs (Spark answers errors with one line of text/plain).
+// firstLine keeps error bodies short in logs: Spark answers errors with one line of text/plain,
+// but a UI that is still starting or a proxy may answer with JSON or HTML over several lines, so
+// when the first line alone says little (under 40 characters) the following ones are joined to it.
 func firstLine(b []byte) string {
-	s := string(b)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 40 {
 		s = s[:i]
 	}
+	s = strings.Join(strings.Fields(s), " ")
 	const max = 200
 	if len(s) > max {
 		s = s[:max] + "…"
