@@ -80,6 +80,10 @@ type Summary struct {
 	ShadowTasksFailed        int      `json:"shadow_tasks_failed,omitempty"`
 }
 
+// ShadowLagStep is the resolution of the lag CompareShadowDecisions searches when every
+// decision was logged (Result.Decisions): the scaler's tick.
+const ShadowLagStep = 100 * time.Millisecond
+
 // ShadowMaxLag is the largest alignment shift CompareShadow tries: exporter poll (1 s) +
 // Prometheus scrape (1 s) + scaler tick (1 s) + harness sampling, with room to spare.
 const ShadowMaxLag = 5 * time.Second
@@ -123,6 +127,9 @@ func Summarize(closed, shadow *Result, dra DRA) Summary {
 	}
 	if shadow != nil && len(shadow.Rows) > 0 {
 		sh := CompareShadow(shadow.Rows, ShadowMaxLag, 500*time.Millisecond)
+		if len(shadow.Decisions) > 0 {
+			sh = CompareShadowDecisions(shadow.Rows, shadow.Decisions, ShadowMaxLag, ShadowLagStep)
+		}
 		s.ShadowAgreement, s.ShadowMaxGap = &sh.Agreement, &sh.MaxGap
 		s.ShadowLagSeconds, s.ShadowSamples = sh.Lag.Seconds(), sh.Samples
 		s.ShadowMaxNeededAgreement = sh.MaxNeededAgreement

@@ -16,6 +16,10 @@ type Result struct {
 	// AppID is the Spark application id.
 	AppID string
 	Rows  []Row
+	// Decisions are every decision of the scaler, read every DecisionLogPeriod while the run
+	// sampled (Rows holds only the one current at each sample): DecisionTime, Target,
+	// MaxNeeded and the rest of what /decisions says, oldest first.
+	Decisions []Row
 	// Events are the job's EVENT lines (job starts and ends, pauses, results).
 	Events []sparkcluster.Event
 	// Prometheus says whether the scaler read Prometheus (else the exporter directly).

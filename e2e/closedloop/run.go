@@ -189,6 +189,13 @@ func (r *run) loop(ctx context.Context) error {
 	cfg := r.cfg
 	tick := time.NewTicker(cfg.Tick)
 	defer tick.Stop()
+	dctx, stopLog := context.WithCancel(ctx)
+	logged := make(chan []Row, 1)
+	go func() { logged <- r.logDecisions(dctx, DecisionLogPeriod) }()
+	defer func() {
+		stopLog()
+		r.res.Decisions = <-logged
+	}()
 	var doneAt time.Time
 	settled := 0
 	for {
@@ -287,6 +294,37 @@ func (r *run) phase() string {
 		}
 	}
 	return "starting"
+}
+
+// DecisionLogPeriod is how often the harness reads the scaler's latest decision for
+// Result.Decisions: more often than the scaler decides (Config.ScalerTick), so that every
+// decision is seen at about the time it was made.
+const DecisionLogPeriod = 50 * time.Millisecond
+
+// logDecisions reads the scaler's latest decision every period until ctx ends and returns
+// one row per decision (DecisionTime, Target, MaxNeeded and the rest of fillDecision), oldest
+// first. A failed read is skipped: the next one sees the decision if it is still the latest.
+func (r *run) logDecisions(ctx context.Context, period time.Duration) []Row {
+	var out []Row
+	var last time.Time
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		rec, err := r.decision(rctx)
+		cancel()
+		if err == nil && rec != nil && rec.Time.After(last) {
+			last = rec.Time
+			row := Row{Time: rec.Time, Target: -1, MaxNeeded: -1, Desired: -1, ObsPending: -1}
+			fillDecision(&row, rec)
+			out = append(out, row)
+		}
+		select {
+		case <-ctx.Done():
+			return out
+		case <-t.C:
+		}
+	}
 }
 
 func (r *run) decision(ctx context.Context) (*externalscaler.DecisionRecord, error) {

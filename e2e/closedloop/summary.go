@@ -161,9 +161,16 @@ type ShadowFidelity struct {
 }
 
 // CompareShadow aligns the scaler's decisions, shifted back by each lag in [0, maxLag] in steps
-// of step, with the driver's samples, and keeps the best lag.
+// of step, with the driver's samples, and keeps the best lag. The decisions are those current
+// at each sample of rows, so the lag is resolved no finer than the sampling.
 func CompareShadow(rows []Row, maxLag, step time.Duration) ShadowFidelity {
-	ds := decisions(rows)
+	return CompareShadowDecisions(rows, decisions(rows), maxLag, step)
+}
+
+// CompareShadowDecisions is CompareShadow with the scaler's decisions given apart, each row's
+// DecisionTime, Target and MaxNeeded set, oldest first (Result.Decisions: every decision, so
+// that the lag can be resolved finer than the samples of the driver).
+func CompareShadowDecisions(rows, ds []Row, maxLag, step time.Duration) ShadowFidelity {
 	best := ShadowFidelity{Agreement: -1}
 	for lag := time.Duration(0); lag <= maxLag; lag += step {
 		s := compareAt(rows, ds, lag)

@@ -257,3 +257,30 @@ func TestCoverageAndStartUpSplit(t *testing.T) {
 		t.Errorf("request to registered %v, want [4s 6s]: the two parts add up", reg)
 	}
 }
+
+func TestCompareShadowDecisionsResolvesTheLagFinerThanTheSamples(t *testing.T) {
+	// The driver's target changes every 0.7 s; the scaler decides every 0.1 s and sees each
+	// change 0.3 s late. Sampled every 0.5 s, the decisions current at the samples can only be
+	// shifted by whole samples, and some disagree at every lag; every decision, shifted by 0.3 s,
+	// agrees everywhere.
+	driver := func(s float64) int { return 1 + int(s/0.7)%5 }
+	var rows, ds []Row
+	for i := 0; i < 200; i++ {
+		s := float64(i) * 0.1
+		ds = append(ds, Row{DecisionTime: at(s), Target: driver(s - 0.3), MaxNeeded: 8})
+	}
+	for i := 0; i < 36; i++ {
+		s := float64(i)*0.5 + 0.05
+		cur := ds[int(s/0.1)]
+		rows = append(rows, Row{Time: at(s), DriverTarget: driver(s), DriverMaxNeeded: 8,
+			DecisionTime: cur.DecisionTime, Target: cur.Target, MaxNeeded: 8})
+	}
+	coarse := CompareShadow(rows, 2*time.Second, 500*time.Millisecond)
+	fine := CompareShadowDecisions(rows, ds, 2*time.Second, 100*time.Millisecond)
+	if fine.Lag != 300*time.Millisecond || fine.Agreement != 1 {
+		t.Errorf("every decision: lag %v, agreement %v; want 300ms, 1", fine.Lag, fine.Agreement)
+	}
+	if coarse.Agreement >= 0.9 {
+		t.Errorf("decisions at the samples only: agreement %v; want < 0.9 (the lag falls between two samples)", coarse.Agreement)
+	}
+}
