@@ -28,6 +28,10 @@ TEST_TARGETS += e2e-k8s e2e-k8s-spark
 K8S_SPARK_TESTS = TestProcessKubeletStandalone|TestSparkOnKubernetes
 K8S_SPARK_RUN  ?= $(K8S_SPARK_TESTS)
 K8S_SPARK_TIMEOUT ?= 45m
+# K8S_SPARK_DECOMMISSION=1 adds scenario statefulset_decommission (the StatefulSet scale-in with
+# Spark's decommissioning on; about three minutes more), e.g.
+# make e2e-k8s-spark K8S_SPARK_DECOMMISSION=1 K8S_SPARK_RUN='TestSparkOnKubernetes/^statefulset'
+K8S_SPARK_DECOMMISSION ?=
 # The real spark-operator's test, run by e2e-operator (mk/operator.mk) only.
 K8S_OPERATOR_TESTS = TestSparkOperator
 
@@ -51,6 +55,7 @@ e2e-k8s: k8s-tools k8s-bins
 e2e-k8s-spark: k8s-tools k8s-bins e2e-venv e2e-venv35 e2e-prometheus
 	@mkdir -p "$(K8S_OUT)"
 	$(K8S_ENV) SPARKDRA_E2E_PYTHON="$(E2E_PYTHON)" SPARKDRA_E2E_PYTHON35="$(E2E_PYTHON35)" \
+	  SPARKDRA_K8S_DECOMMISSION="$(K8S_SPARK_DECOMMISSION)" \
 	  $(GO) test -tags e2e_k8s -count=1 -timeout $(K8S_SPARK_TIMEOUT) -run '$(K8S_SPARK_RUN)' -v ./e2e/k8s/ 2>&1 | tee "$(K8S_OUT)/k8s-spark-e2e.log"
 
 e2e-k8s-smoke: k8s-tools

@@ -5,6 +5,7 @@ package k8se2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -301,4 +302,12 @@ func TestSparkOnKubernetes(t *testing.T) {
 	t.Run("native_dra_spark35", func(t *testing.T) { nativeDRA(t, s.WithT(t), "native_dra_spark35", rt35) })
 	t.Run("standalone", func(t *testing.T) { standalone(t, s.WithT(t), rt4) })
 	t.Run("statefulset", func(t *testing.T) { statefulSetAllocator(t, s.WithT(t), rt35, false) })
+	// The same with decommissioning on: opt-in (SPARKDRA_K8S_DECOMMISSION=1; make e2e-k8s-spark
+	// K8S_SPARK_DECOMMISSION=1), as it adds about three minutes to the tier.
+	t.Run("statefulset_decommission", func(t *testing.T) {
+		if os.Getenv("SPARKDRA_K8S_DECOMMISSION") != "1" {
+			t.Skip("decommissioning variant: set SPARKDRA_K8S_DECOMMISSION=1 (make e2e-k8s-spark K8S_SPARK_DECOMMISSION=1)")
+		}
+		statefulSetAllocator(t, s.WithT(t), rt35, true)
+	})
 }

@@ -59,6 +59,11 @@ type SparkScenario struct {
 	// ExecutorExitCodes counts the exit codes of the executor processes (an executor killed by
 	// Spark's DRA may exit 58, a block manager re-registration race inside Spark; 143 is SIGTERM).
 	ExecutorExitCodes map[string]int `json:"executor_exit_codes,omitempty"`
+	// ExecutorRestarts counts executor processes the restartPolicy started again (the
+	// StatefulSet allocator's pods have restartPolicy Always).
+	ExecutorRestarts int `json:"executor_restarts,omitempty"`
+	// ScaleIn (statefulset scenarios): what the StatefulSet's scale-down removed and cost.
+	ScaleIn *ScaleInCost `json:"scale_in,omitempty"`
 	// Notes say what a reader of the figures needs to know.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -568,6 +573,8 @@ type restExecutor struct {
 	IsActive    bool   `json:"isActive"`
 	ActiveTasks int    `json:"activeTasks"`
 	FailedTasks int    `json:"failedTasks"`
+	// RemoveReason is why the driver removed the executor ("" while active).
+	RemoveReason string `json:"removeReason"`
 }
 
 // driverExecutors reads /api/v1/applications/<app>/allexecutors of a driver UI.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,20 +39,71 @@ func recordStatefulSetReplicas(ctx context.Context, s *Stack, ns, name string, s
 	return r
 }
 
-// restStage is the part of /stages the statefulset scenario reads.
+// restStage is the part of /stages?details=true the statefulset scenarios read.
 type restStage struct {
-	StageID        int `json:"stageId"`
-	AttemptID      int `json:"attemptId"`
-	NumFailedTasks int `json:"numFailedTasks"`
-	NumKilledTasks int `json:"numKilledTasks"`
-	NumTasks       int `json:"numTasks"`
+	StageID           int    `json:"stageId"`
+	AttemptID         int    `json:"attemptId"`
+	Name              string `json:"name"`
+	NumFailedTasks    int    `json:"numFailedTasks"`
+	NumKilledTasks    int    `json:"numKilledTasks"`
+	NumTasks          int    `json:"numTasks"`
+	ShuffleWriteBytes int64  `json:"shuffleWriteBytes"`
+	Tasks             map[string]struct {
+		ExecutorID   string `json:"executorId"`
+		Status       string `json:"status"`
+		ErrorMessage string `json:"errorMessage"`
+		TaskMetrics  *struct {
+			ShuffleWriteMetrics struct {
+				BytesWritten int64 `json:"bytesWritten"`
+			} `json:"shuffleWriteMetrics"`
+		} `json:"taskMetrics"`
+	} `json:"tasks"`
+}
+
+// ScaleInCost is what a StatefulSet's scale-down cost an application whose shuffle output sat on
+// the ordinals it removed (the statefulset scenarios' scale_in entry).
+type ScaleInCost struct {
+	// Decommission: spark.decommission.enabled and block migration (shuffle and RDD blocks) on.
+	Decommission bool `json:"decommission"`
+	// PeakReplicas and FinalReplicas of the StatefulSet.
+	PeakReplicas  int32 `json:"peak_replicas"`
+	FinalReplicas int32 `json:"final_replicas"`
+	// OccupiedOrdinal is the ordinal whose task slots the job filled while its shuffle was written
+	// (so that the shuffle landed on higher ordinals); -1 when not known.
+	OccupiedOrdinal int `json:"occupied_ordinal"`
+	// ShuffleBytesByOrdinal is the shuffle output each executor pod wrote (bytes, by ordinal)
+	// before the scale-in; RemovedOrdinals are the pods the StatefulSet deleted.
+	ShuffleBytesByOrdinal map[string]int64 `json:"shuffle_bytes_by_ordinal"`
+	RemovedOrdinals       []int            `json:"removed_ordinals"`
+	// RemovedShuffleBytes is the shuffle output the removed pods had written.
+	RemovedShuffleBytes int64 `json:"removed_shuffle_bytes"`
+	// RemoveReasons counts the driver's removeReason (/allexecutors) of the removed executors.
+	RemoveReasons map[string]int `json:"remove_reasons"`
+	// What reading the held shuffles again (one job per shuffle) cost: failed and killed tasks
+	// (FetchFailedTasks among the failed), stage attempts Spark re-ran (attemptId > 0:
+	// recomputation of lost map output) and their names, and the time the re-read took.
+	TasksFailed        int      `json:"tasks_failed"`
+	TasksKilled        int      `json:"tasks_killed"`
+	FetchFailedTasks   int      `json:"fetch_failed_tasks"`
+	StageAttemptsRerun int      `json:"stage_attempts_rerun"`
+	RerunStages        []string `json:"rerun_stages,omitempty"`
+	RereadSeconds      float64  `json:"reread_seconds"`
 }
 
 // statefulSetAllocator is scenario C: the StatefulSet pods allocator with Spark's DRA off
 // (manifests/examples/spark-on-kubernetes): the driver creates StatefulSet spark-s-<appId>-0, the
 // example's ScaledObject (the application ID filled in) lets KEDA drive it through
 // spark-dra-scaler, and a StatefulSet shrinks by deleting its highest ordinals, whatever they run.
-// The test measures what that costs (failed and re-run tasks) with decommissioning as given.
+//
+// The job makes the case that matters happen every time: while its shuffle is written, the
+// first executor (ordinal 0) has every task slot filled (ledger.py --occupy-first), so every
+// executor holding shuffle output has a higher ordinal. Once all are idle, DRA (in the scaler)
+// keeps the holders and lets the others go; the StatefulSet keeps the lowest ordinals instead,
+// so holders are removed, and each step leaves an idle non-holder at ordinal 0 that lets the count
+// drop again, down to the example's minimum of 1. The job then reads each of its shuffles again,
+// and the test records what that cost: without decommissioning Spark recomputes the lost map
+// output; with it (decommission true), the removed executors get the pod's preStop hook
+// (/opt/decom.sh: SIGPWR) from the process kubelet and migrate their shuffle blocks first.
 func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommission bool) {
 	ctx := t.Context()
 	name := "statefulset"
@@ -59,6 +111,8 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 		name = "statefulset_decommission"
 	}
 	run := newScenario(t, s, name, rt.Version)
+	cost := &ScaleInCost{Decommission: decommission, OccupiedOrdinal: -1}
+	run.sum.ScaleIn = cost
 	objs := s.applyExample(ctx, "manifests/examples/spark-on-kubernetes")
 	var so *unstructured.Unstructured
 	for _, o := range objs {
@@ -69,6 +123,7 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 	if so == nil {
 		t.Fatal("the spark-on-kubernetes example has no ScaledObject")
 	}
+	minReplicas, _, _ := unstructured.NestedInt64(so.Object, "spec", "minReplicaCount")
 	exporter := s.startExporter(ctx, objs, nil)
 	ports, err := freePorts(2)
 	if err != nil {
@@ -87,11 +142,19 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 		"spark.dynamicAllocation.enabled":            "false",
 		"spark.executor.instances":                   "1",
 		// The example's ScaledObject says 4 cores per executor: the application must match.
-		"spark.executor.cores":       "4",
-		"spark.decommission.enabled": strconv.FormatBool(decommission),
+		"spark.executor.cores": "4",
+	}
+	if decommission {
+		// What manifests/README.md tells users to set; shuffle and RDD block migration are on by
+		// default once storage decommissioning is, set here anyway to say what is measured.
+		for _, k := range []string{"spark.decommission.enabled", "spark.storage.decommission.enabled",
+			"spark.storage.decommission.shuffleBlocks.enabled", "spark.storage.decommission.rddBlocks.enabled"} {
+			conf[k] = "true"
+		}
 	}
 	submit := s.sparkSubmit(ctx, app, rt, conf, filepath.Join(repoRoot(), "e2e", "jobs", "ledger.py"),
-		"--app-name", app, "--signal-dir", signals, "--transfers", "240000", "--scan-partitions", "16", "--partitions", "1", "--work", "40", "--reread")
+		"--app-name", app, "--signal-dir", signals, "--occupy-first", "4", "--transfers", "240000",
+		"--scan-partitions", "16", "--partitions", "1", "--work", "40", "--reread")
 	driver := s.driverPodOf(ctx, app, 120*time.Second)
 	driverLog := s.Kubelet.LogPath(sparkNS, driver.Name)
 	ui := "http://" + driver.Status.PodIP + ":4040"
@@ -108,11 +171,12 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 	// Executor pods carry the application ID (spark-app-selector); the watch lists those already
 	// created first.
 	executors := countPods(ctx, s, sparkNS, "spark-role=executor,spark-app-selector="+appID, run.clock)
+	sts := "spark-s-" + appID + "-0"
 	t.Cleanup(func() {
 		run.sum.ExecutorPodsTimeline = executors.Timeline()
-		run.sum.ExecutorExitCodes = exitCodes(s.Kubelet, "spark-s-")
+		run.sum.ExecutorExitCodes = exitCodes(s.Kubelet, sts+"-")
+		run.sum.ExecutorRestarts = restarts(s.Kubelet, sts+"-")
 	})
-	sts := "spark-s-" + appID + "-0"
 	s.WaitUntil("StatefulSet "+sts, 60*time.Second, func() error {
 		_, err := s.Client.AppsV1().StatefulSets(sparkNS).Get(ctx, sts, metav1.GetOptions{})
 		return err
@@ -136,7 +200,7 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 	run.phase("ScaledObject applied to " + sts)
 
 	s.WaitUntil("the job's result", 900*time.Second, func() error {
-		if findEvent(driverLog, "result") == nil {
+		if findEvent(driverLog, "occupied_released") == nil {
 			return errNotYet
 		}
 		return nil
@@ -147,29 +211,105 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 	if !run.sum.ResultOK {
 		t.Errorf("the job's result differs from the reference: %v", res)
 	}
-	peak := int32(0)
 	for _, p := range replicas.Timeline() {
-		peak = max(peak, p.Replicas)
+		cost.PeakReplicas = max(cost.PeakReplicas, p.Replicas)
 	}
-	if peak < 2 {
-		t.Errorf("the StatefulSet peaked at %d replicas: KEDA never drove it up", peak)
+	if cost.PeakReplicas < 2 {
+		t.Errorf("the StatefulSet peaked at %d replicas: KEDA never drove it up", cost.PeakReplicas)
 	}
-	// After the wide scan the ledger's stages run on one partition, so one executor holds the
-	// shuffle and the others idle past the example's 60 s timeout: DRA keeps the holder, but the
-	// StatefulSet shrinks from its highest ordinals, whichever executor they run.
-	s.WaitUntil("the StatefulSet shrinks", 300*time.Second, func() error {
-		if cur := replicas.Timeline(); len(cur) == 0 || cur[len(cur)-1].Replicas >= peak {
-			return fmt.Errorf("replicas %v", cur)
+
+	// Which pod holds which shuffle output, before any is removed.
+	ordinalOf, err := executorOrdinals(ctx, s, ui, appID, sts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stagesBefore, err := appStages(ui, appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byOrdinal := map[int]int64{}
+	for _, st := range stagesBefore {
+		for _, tk := range st.Tasks {
+			if tk.TaskMetrics != nil && tk.TaskMetrics.ShuffleWriteMetrics.BytesWritten > 0 {
+				o, ok := ordinalOf[tk.ExecutorID]
+				if !ok {
+					t.Fatalf("executor %s wrote shuffle output but has no pod of %s", tk.ExecutorID, sts)
+				}
+				byOrdinal[o] += tk.TaskMetrics.ShuffleWriteMetrics.BytesWritten
+			}
+		}
+	}
+	cost.ShuffleBytesByOrdinal = map[string]int64{}
+	for o, b := range byOrdinal {
+		cost.ShuffleBytesByOrdinal[strconv.Itoa(o)] = b
+	}
+	if ev := findEvent(driverLog, "occupied_released"); ev != nil {
+		pods, _ := ev["pods"].([]any)
+		if len(pods) == 1 {
+			if o, ok := podOrdinal(fmt.Sprint(pods[0]), sts); ok {
+				cost.OccupiedOrdinal = o
+			}
+		}
+		if cost.OccupiedOrdinal != 0 {
+			t.Errorf("the occupying tasks ran on %v, not on ordinal 0 alone", pods)
+		}
+	}
+	// The premise of the measurement: ordinal 0 holds no shuffle output, others do.
+	if len(byOrdinal) == 0 || byOrdinal[0] > 0 {
+		t.Fatalf("shuffle output by ordinal %v: want some, none on ordinal 0", byOrdinal)
+	}
+	run.phase(fmt.Sprintf("shuffle output by ordinal %v", byOrdinal))
+
+	// Idle executors time out; DRA (in the scaler) keeps the holders, the StatefulSet its lowest
+	// ordinals, so the count steps down to the minimum and every holder goes.
+	live := func() int {
+		n := 0
+		for name := range executors.Live() {
+			if strings.HasPrefix(name, sts+"-") {
+				n++
+			}
+		}
+		return n
+	}
+	s.WaitUntil("the StatefulSet shrinks to its minimum", 600*time.Second, func() error {
+		cur := replicas.Timeline()
+		if len(cur) == 0 || int64(cur[len(cur)-1].Replicas) != minReplicas || live() != int(minReplicas) {
+			return fmt.Errorf("replicas %v, %d live executor pods", cur, live())
+		}
+		// The removed pods are gone (their processes have ended), not only terminating.
+		pods, err := s.Client.CoreV1().Pods(sparkNS).List(ctx, metav1.ListOptions{LabelSelector: "spark-app-selector=" + appID + ",spark-role=executor"})
+		if err != nil {
+			return err
+		}
+		if len(pods.Items) != int(minReplicas) {
+			return fmt.Errorf("%d executor pods left", len(pods.Items))
 		}
 		return nil
 	})
+	cost.FinalReplicas = int32(minReplicas)
 	run.mark("scaled_in")
-	run.phase("StatefulSet shrank")
+	run.phase("StatefulSet at its minimum")
+	for o := int(minReplicas); o < int(cost.PeakReplicas); o++ {
+		cost.RemovedOrdinals = append(cost.RemovedOrdinals, o)
+		cost.RemovedShuffleBytes += byOrdinal[o]
+	}
+	if cost.RemovedShuffleBytes == 0 {
+		t.Errorf("the scale-in removed ordinals %v, none holding shuffle output (%v)", cost.RemovedOrdinals, byOrdinal)
+	}
+	ex, err := driverExecutors(ui, appID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost.RemoveReasons = map[string]int{}
+	for _, e := range ex {
+		if o, ok := ordinalOf[e.ID]; ok && o >= int(minReplicas) {
+			cost.RemoveReasons[e.RemoveReason]++
+		}
+	}
 
-	// The job reads the held shuffle once more: lost with a removed holder, Spark re-runs the
-	// stages that wrote it.
+	// The job reads each of its shuffles once more.
 	signal(t, signals, "release")
-	s.WaitUntil("the shuffle read again", 600*time.Second, func() error {
+	s.WaitUntil("the shuffles read again", 600*time.Second, func() error {
 		if findEvent(driverLog, "reread") == nil {
 			return errNotYet
 		}
@@ -178,31 +318,114 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 	rr := findEvent(driverLog, "reread")
 	if ok, _ := rr["ok"].(bool); !ok {
 		run.sum.ResultOK = false
-		t.Errorf("the re-read shuffle gave a different result: %v", rr)
+		t.Errorf("the re-read shuffles gave a different result: %v", rr)
 	}
+	cost.RereadSeconds, _ = rr["seconds"].(float64)
 	run.mark("reread")
-	ex, err := driverExecutors(ui, appID)
-	if err != nil {
+	if ex, err = driverExecutors(ui, appID); err != nil {
 		t.Fatal(err)
 	}
 	run.sum.TasksFailed = failedTasks(ex)
-	var stages []restStage
-	if err := getJSON(ui+"/api/v1/applications/"+appID+"/stages", &stages); err != nil {
+	stages, err := appStages(ui, appID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	reruns, killed := 0, 0
-	for _, st := range stages {
-		if st.AttemptID > 0 {
-			reruns++
-		}
-		killed += st.NumKilledTasks
+	before := map[[2]int]bool{}
+	for _, st := range stagesBefore {
+		before[[2]int{st.StageID, st.AttemptID}] = true
 	}
-	run.note("StatefulSet peak %d replicas; %d tasks failed, %d killed, %d stage attempts re-run; decommission %v; the job's result ok=%v",
-		peak, run.sum.TasksFailed, killed, reruns, decommission, run.sum.ResultOK)
+	for _, st := range stages {
+		if before[[2]int{st.StageID, st.AttemptID}] {
+			continue
+		}
+		if st.AttemptID > 0 {
+			cost.StageAttemptsRerun++
+			cost.RerunStages = append(cost.RerunStages, fmt.Sprintf("%d.%d %s", st.StageID, st.AttemptID, st.Name))
+		}
+		for _, tk := range st.Tasks {
+			switch tk.Status {
+			case "FAILED":
+				cost.TasksFailed++
+				if strings.HasPrefix(tk.ErrorMessage, "FetchFailed") {
+					cost.FetchFailedTasks++
+				}
+			case "KILLED":
+				cost.TasksKilled++
+			}
+		}
+	}
+	sort.Strings(cost.RerunStages)
+	run.note("StatefulSet %d -> %d replicas, removed ordinals %v holding %d of %d shuffle bytes; re-read: %d tasks failed (%d FetchFailed), %d killed, %d stage attempts re-run, %.1f s; decommission %v; result ok=%v",
+		cost.PeakReplicas, cost.FinalReplicas, cost.RemovedOrdinals, cost.RemovedShuffleBytes, sum64(byOrdinal), cost.TasksFailed,
+		cost.FetchFailedTasks, cost.TasksKilled, cost.StageAttemptsRerun, cost.RereadSeconds, decommission, run.sum.ResultOK)
 	signal(t, signals, "finish")
 	if code := waitExit(submit, 180*time.Second); code != 0 {
 		t.Errorf("spark-submit exited with %d", code)
 	}
 	run.mark("application_ended")
 	deleteDriverPods(ctx, s, app)
+}
+
+// appStages reads every stage attempt of an application with its tasks (/stages?details=true).
+func appStages(ui, appID string) ([]restStage, error) {
+	var stages []restStage
+	err := getJSON(ui+"/api/v1/applications/"+appID+"/stages?details=true", &stages)
+	return stages, err
+}
+
+// executorOrdinals maps the application's executor IDs to the ordinals of the StatefulSet's
+// pods they run in, by pod IP (an executor's hostPort is its pod IP).
+func executorOrdinals(ctx context.Context, s *Stack, ui, appID, sts string) (map[string]int, error) {
+	pods, err := s.Client.CoreV1().Pods(sparkNS).List(ctx, metav1.ListOptions{LabelSelector: "spark-app-selector=" + appID})
+	if err != nil {
+		return nil, err
+	}
+	byIP := map[string]int{}
+	for _, p := range pods.Items {
+		if o, ok := podOrdinal(p.Name, sts); ok && p.Status.PodIP != "" {
+			byIP[p.Status.PodIP] = o
+		}
+	}
+	ex, err := driverExecutors(ui, appID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, e := range ex {
+		host, _, _ := strings.Cut(e.HostPort, ":")
+		if o, ok := byIP[host]; ok && e.ID != "driver" {
+			out[e.ID] = o
+		}
+	}
+	return out, nil
+}
+
+// podOrdinal returns the ordinal of pod name of StatefulSet sts (<sts>-<ordinal>).
+func podOrdinal(name, sts string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, sts+"-")
+	if !ok {
+		return 0, false
+	}
+	o, err := strconv.Atoi(rest)
+	return o, err == nil
+}
+
+func sum64(m map[int]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// restarts counts the process exits of pods whose name has prefix that the restartPolicy
+// restarted.
+func restarts(k *kubelet.Kubelet, prefix string) int {
+	n := 0
+	for _, e := range k.Exits() {
+		if strings.HasPrefix(e.Pod, prefix) && e.Restarted {
+			n++
+		}
+	}
+	return n
 }

@@ -702,17 +702,24 @@ func (w *podWorker) finishDeletion(p *process) {
 	w.k.deletePod(w.pod)
 }
 
+// minGraceAfterPreStop is the least time the kubelet leaves a container between SIGTERM and
+// SIGKILL, however long its preStop hook took (kuberuntime's minimumGracePeriodInSeconds).
+const minGraceAfterPreStop = 2 * time.Second
+
 // kill stops the process for the pod's deletion, as the kubelet does: the preStop hook, then
 // SIGTERM to the process group, SIGKILL once the grace period (counted from the deletion, hook
-// included) is over.
+// included) is over, but never sooner than minGraceAfterPreStop after the SIGTERM.
 func (w *podWorker) kill(p *process) {
 	w.mu.Lock()
 	grace := w.grace
 	w.mu.Unlock()
 	deadline := time.Now().Add(grace)
 	w.logf("pod deleted: grace period %s", grace)
-	if lc := w.c.Lifecycle; lc != nil && lc.PreStop != nil {
+	if lc := w.c.Lifecycle; lc != nil && lc.PreStop != nil && grace > 0 {
 		w.preStop(p, lc.PreStop, deadline)
+		if least := time.Now().Add(minGraceAfterPreStop); deadline.Before(least) {
+			deadline = least
+		}
 	}
 	if !p.exited() {
 		w.logf("SIGTERM")
@@ -726,19 +733,20 @@ func (w *podWorker) kill(p *process) {
 	w.logf("exited with code %d", p.code)
 }
 
-// preStop runs a container's preStop hook, bounded by deadline. The Spark image's
-// /opt/decom.sh is emulated as it behaves: SIGPWR to the JVM (which starts Spark's
-// decommissioning), then a wait for the JVM to exit (at most 60 s).
+// preStop runs a container's preStop hook, bounded by deadline (the end of the grace period, as
+// the kubelet bounds it). The Spark image's /opt/decom.sh (Spark's
+// resource-managers/kubernetes/docker/src/main/dockerfiles/spark/decom.sh, which
+// apache/spark-docker copies to /opt) is emulated as it behaves: SIGPWR to the executor JVM
+// (which starts Spark's decommissioning), then a wait for the JVM to exit (tail --pid, no limit
+// of its own: the grace period ends it).
 func (w *podWorker) preStop(p *process, h *corev1.LifecycleHandler, deadline time.Time) {
 	switch {
 	case h.Exec != nil && IsDecommissionHook(h.Exec.Command):
 		w.logf("preStop %v: SIGPWR to pid %d, waiting for it to exit", h.Exec.Command, p.pid)
 		p.signalLeader(syscall.SIGPWR)
-		d := deadline
-		if limit := time.Now().Add(60 * time.Second); limit.Before(d) {
-			d = limit
+		if !p.waitUntil(deadline) {
+			w.logf("preStop: grace period over")
 		}
-		p.waitUntil(d)
 	case h.Exec != nil:
 		w.logf("preStop exec %q", h.Exec.Command)
 		m := NewMapper(w.root, w.c)

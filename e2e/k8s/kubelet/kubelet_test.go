@@ -308,6 +308,26 @@ func TestKubeletPreStopDecommission(t *testing.T) {
 	}
 }
 
+// A decommissioning JVM that outlives the grace period: the hook ends with the grace period, and
+// the container still gets SIGTERM and 2 s before SIGKILL, as the kubelet gives it.
+func TestKubeletPreStopOutlivesGrace(t *testing.T) {
+	h := newHarness(t)
+	p := h.pod("exec-4b", `trap 'echo still decommissioning' PWR; trap 'sleep 0.5; echo terminated; exit 0' TERM; while :; do sleep 0.05; done`, corev1.RestartPolicyNever)
+	p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"/opt/decom.sh"}}}}
+	h.create(p)
+	h.waitRunning()
+	h.markDeleted("exec-4b", 1)
+	h.waitDeleted("exec-4b")
+	log := h.log("exec-4b")
+	if !strings.Contains(log, "preStop: grace period over") || !strings.Contains(log, "kubelet: SIGTERM") || !strings.Contains(log, "terminated") ||
+		strings.Contains(log, "SIGKILL") {
+		t.Errorf("log:\n%s", log)
+	}
+	if ex := h.k.Exits(); len(ex) != 1 || ex[0].ExitCode != 0 {
+		t.Errorf("exits: %+v", ex)
+	}
+}
+
 // Spark creates an executor's ConfigMap after the pod: the kubelet waits for it, then the
 // process reads it at its container path.
 func TestKubeletWaitsForConfigMap(t *testing.T) {
