@@ -123,7 +123,15 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 	if so == nil {
 		t.Fatal("the spark-on-kubernetes example has no ScaledObject")
 	}
-	minReplicas, _, _ := unstructured.NestedInt64(so.Object, "spec", "minReplicaCount")
+	var minReplicas int64
+	switch v, _, _ := unstructured.NestedFieldNoCopy(so.Object, "spec", "minReplicaCount"); n := v.(type) {
+	case int64:
+		minReplicas = n
+	case float64:
+		minReplicas = int64(n)
+	default:
+		t.Fatalf("the example's ScaledObject: minReplicaCount %v (%T)", v, v)
+	}
 	exporter := s.startExporter(ctx, objs, nil)
 	ports, err := freePorts(2)
 	if err != nil {
