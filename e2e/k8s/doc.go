@@ -65,8 +65,12 @@
 //     4.1.4, and as native_dra_spark35 on 3.5.9); standalone (manifests/examples/standalone for real: KEDA drives real workers through
 //     spark-dra-scaler reading Prometheus; the ReplicaSet deletes the pods the scaler marked
 //     cheapest, whose executors ran no task at that moment); statefulset (Spark 3.5.9, the
-//     StatefulSet allocator with DRA off and the example's ScaledObject: what
-//     highest-ordinal-first removal costs). The submitter is a test ServiceAccount
+//     StatefulSet allocator with DRA off and the example's ScaledObject: the job keeps ordinal 0
+//     busy while its shuffle is written, so the holders sit on higher ordinals, and the scenario
+//     measures what highest-ordinal-first removal costs when the job reads that shuffle again;
+//     statefulset_decommission, opt-in with SPARKDRA_K8S_DECOMMISSION=1, the same with Spark's
+//     decommissioning and block migration on, triggered by the pod's preStop hook as the process
+//     kubelet runs it). The submitter is a test ServiceAccount
 //     (submitterRBAC); the exporter and scaler run as local processes with the args of the
 //     example's Deployments and their own ServiceAccounts' tokens.
 //
