@@ -59,9 +59,9 @@ type SparkScenario struct {
 	// ExecutorExitCodes counts the exit codes of the executor processes (an executor killed by
 	// Spark's DRA may exit 58, a block manager re-registration race inside Spark; 143 is SIGTERM).
 	ExecutorExitCodes map[string]int `json:"executor_exit_codes,omitempty"`
-	// ExecutorRestarts counts executor processes the restartPolicy started again (the
-	// StatefulSet allocator's pods have restartPolicy Always).
-	ExecutorRestarts int `json:"executor_restarts,omitempty"`
+	// ExecutorRestarts (statefulset scenarios) counts executor processes the restartPolicy
+	// started again (the StatefulSet allocator's pods have restartPolicy Always).
+	ExecutorRestarts *int `json:"executor_restarts,omitempty"`
 	// ScaleIn (statefulset scenarios): what the StatefulSet's scale-down removed and cost.
 	ScaleIn *ScaleInCost `json:"scale_in,omitempty"`
 	// Notes say what a reader of the figures needs to know.

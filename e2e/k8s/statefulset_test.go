@@ -190,7 +190,8 @@ func statefulSetAllocator(t *testing.T, s *Stack, rt kubelet.Runtime, decommissi
 	t.Cleanup(func() {
 		run.sum.ExecutorPodsTimeline = executors.Timeline()
 		run.sum.ExecutorExitCodes = exitCodes(s.Kubelet, sts+"-")
-		run.sum.ExecutorRestarts = restarts(s.Kubelet, sts+"-")
+		n := restarts(s.Kubelet, sts+"-")
+		run.sum.ExecutorRestarts = &n
 	})
 	s.WaitUntil("StatefulSet "+sts, 60*time.Second, func() error {
 		_, err := s.Client.AppsV1().StatefulSets(sparkNS).Get(ctx, sts, metav1.GetOptions{})
