@@ -86,7 +86,8 @@ type Exit struct {
 	Started, Finished         time.Time
 	// Deleted: the process ended because its pod was deleted (preStop, SIGTERM, SIGKILL).
 	Deleted bool
-	// Restarted: the restartPolicy started it again.
+	// Restarted: the restartPolicy started it again (after the back-off; an exit whose pod was
+	// deleted during the back-off is not).
 	Restarted bool
 }
 
@@ -629,24 +630,30 @@ func (w *podWorker) run() {
 			default:
 			}
 			if ShouldRestart(pod.Spec.RestartPolicy, p.code) {
-				w.k.recordExit(w.exit(p, false, true))
 				_ = w.k.setStatus(pod, w.cname, terminated(p, ""), w.restarts, "")
 				w.restarts++
 				backoff := w.k.cfg.RestartBackoff << min(w.restarts-1, 3)
 				backoff = min(backoff, 10*w.k.cfg.RestartBackoff)
 				t := time.NewTimer(backoff)
+				// The exit counts as restarted only once the back-off is over: a pod deleted
+				// meanwhile (an application's end: Spark stops its executors, then deletes them)
+				// is not restarted.
 				select {
 				case <-t.C:
+					w.k.recordExit(w.exit(p, false, true))
 					continue
 				case <-w.deleting:
 					t.Stop()
+					w.k.recordExit(w.exit(p, false, false))
 					w.finishDeletion(p)
 					return
 				case <-w.gone:
 					t.Stop()
+					w.k.recordExit(w.exit(p, false, false))
 					return
 				case <-w.k.stop:
 					t.Stop()
+					w.k.recordExit(w.exit(p, false, false))
 					return
 				}
 			}
