@@ -2,9 +2,11 @@ package exporter
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -142,5 +144,75 @@ func TestPollFailureLog(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("log line lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// Drivers that arrive together are polled together once, then in groups spread over the
+// interval: with g groups, the k-th driver (by key) (k mod g)/g of an interval later, every
+// interval from then on.
+func TestPollerSpreadsPolls(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		group int
+		want  map[string][]time.Duration
+	}{
+		{1, map[string][]time.Duration{
+			"a": {0, 1000 * ms, 2000 * ms, 3000 * ms},
+			"b": {0, 1250 * ms, 2250 * ms, 3250 * ms},
+			"c": {0, 1500 * ms, 2500 * ms, 3500 * ms},
+			"d": {0, 1750 * ms, 2750 * ms, 3750 * ms},
+		}},
+		{2, map[string][]time.Duration{
+			"a": {0, 1000 * ms, 2000 * ms, 3000 * ms},
+			"b": {0, 1500 * ms, 2500 * ms, 3500 * ms},
+			"c": {0, 1000 * ms, 2000 * ms, 3000 * ms},
+			"d": {0, 1500 * ms, 2500 * ms, 3500 * ms},
+		}},
+		{pollGroup, map[string][]time.Duration{
+			"a": {0, 1000 * ms, 2000 * ms, 3000 * ms},
+			"b": {0, 1000 * ms, 2000 * ms, 3000 * ms},
+			"c": {0, 1000 * ms, 2000 * ms, 3000 * ms},
+			"d": {0, 1000 * ms, 2000 * ms, 3000 * ms},
+		}},
+	} {
+		t.Run(fmt.Sprintf("group=%d", tc.group), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				var mu sync.Mutex
+				polls := map[string][]time.Duration{}
+				hosts := handlerTransport{}
+				var targets []Target
+				for _, h := range []string{"d", "a", "c", "b"} {
+					drv := sparkfake.Generate(1, 2, 1)
+					hosts[h] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						if strings.HasSuffix(r.URL.Path, "/executors") {
+							mu.Lock()
+							polls[h] = append(polls[h], time.Since(start))
+							mu.Unlock()
+						}
+						drv.ServeHTTP(w, r)
+					})
+					targets = append(targets, Target{Key: h, Source: SourceStatic, BaseURL: mustURL(t, "http://"+h)})
+				}
+				client := &sparkapi.Client{HTTP: &http.Client{Transport: hosts}, MaxBodyBytes: 1 << 20}
+				p := NewPoller(PollerOptions{Client: client, Interval: time.Second, RequestTimeout: time.Second,
+					MaxConcurrent: 4, Logger: discardLogger()}, NewStore())
+				p.spreadGroup = tc.group
+				ctx, cancel := context.WithCancel(t.Context())
+				updates := make(chan TargetUpdate)
+				done := make(chan struct{})
+				go func() { p.Run(ctx, 1, updates); close(done) }()
+				updates <- TargetUpdate{Source: SourceStatic, Targets: targets}
+				time.Sleep(3900 * time.Millisecond)
+				synctest.Wait()
+				cancel()
+				<-done
+				for h, want := range tc.want {
+					if got := polls[h]; !slices.Equal(got, want) {
+						t.Errorf("driver %s polled at %v, want %v", h, got, want)
+					}
+				}
+			})
+		})
 	}
 }
