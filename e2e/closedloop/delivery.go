@@ -68,6 +68,19 @@ func JobSeconds(rows []Row) float64 {
 	return -1
 }
 
+// PhaseSeconds sums, per phase (Row.Phase: a job's name, "pause", "between", …), the time from
+// each sample to the next until the job is done; the phases before "done" add up to JobSeconds.
+func PhaseSeconds(rows []Row) map[string]float64 {
+	out := map[string]float64{}
+	for i := 0; i+1 < len(rows); i++ {
+		if rows[i].Phase == "done" {
+			break
+		}
+		out[rows[i].Phase] += rows[i+1].Time.Sub(rows[i].Time).Seconds()
+	}
+	return out
+}
+
 // RequestToRegistered returns the time from each executor request to the executor's
 // registration, as the samples show them: requested(r) is the executors asked for (the HPA's
 // replicas in the closed loop, the driver's target in the shadow run), Executors the live ones.

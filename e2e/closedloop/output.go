@@ -44,6 +44,10 @@ type Summary struct {
 	DeliveryRatio float64 `json:"delivery_ratio"`
 	// JobSeconds is the closed-loop job's run time (JobSeconds).
 	JobSeconds float64 `json:"job_seconds"`
+	// PhaseSeconds is how long each phase of the job lasted (PhaseSeconds): set beside the
+	// shadow run's, it shows where the closed loop's extra time went (the first job, whose ramp
+	// waits for worker start-up, or the later ones, which run on executors already up).
+	PhaseSeconds map[string]float64 `json:"phase_seconds,omitempty"`
 	// CancelledRequests counts executors the scaler asked for and cancelled before they
 	// registered (its cancelledRequestsTotal at the end of the run).
 	CancelledRequests int `json:"cancelled_requests"`
@@ -65,10 +69,11 @@ type Summary struct {
 
 	// The shadow run (Spark's own DRA over a pool of maxExecutors workers): the same figures,
 	// with the driver's numberTargetExecutors as the target and as the request.
-	ShadowDeliveryRatio                    *float64 `json:"shadow_delivery_ratio"`
-	ShadowJobSeconds                       *float64 `json:"shadow_job_seconds"`
-	ShadowMedianRequestToRegisteredSeconds *float64 `json:"shadow_median_request_to_registered_seconds"`
-	ShadowRequestsRegistered               int      `json:"shadow_requests_registered,omitempty"`
+	ShadowDeliveryRatio                    *float64           `json:"shadow_delivery_ratio"`
+	ShadowJobSeconds                       *float64           `json:"shadow_job_seconds"`
+	ShadowPhaseSeconds                     map[string]float64 `json:"shadow_phase_seconds,omitempty"`
+	ShadowMedianRequestToRegisteredSeconds *float64           `json:"shadow_median_request_to_registered_seconds"`
+	ShadowRequestsRegistered               int                `json:"shadow_requests_registered,omitempty"`
 
 	// Shadow fidelity: the scaler's target against the driver's numberTargetExecutors (nil when
 	// no shadow run was made).
@@ -116,6 +121,7 @@ func Summarize(closed, shadow *Result, dra DRA) Summary {
 		s.ReconcileErrors = closed.ReconcileErrors
 		s.DeliveryRatio = DeliveryOf(rows, ClosedLoopTarget).Ratio
 		s.JobSeconds = JobSeconds(rows)
+		s.PhaseSeconds = PhaseSeconds(rows)
 		for _, r := range rows { // a total: the highest seen (a sample without a decision reads 0)
 			s.CancelledRequests = max(s.CancelledRequests, r.CancelledRequests)
 		}
@@ -137,6 +143,7 @@ func Summarize(closed, shadow *Result, dra DRA) Summary {
 			s.ShadowTasksFailed = max(s.ShadowTasksFailed, r.FailedTasks)
 		}
 		ratio, job := DeliveryOf(shadow.Rows, ShadowTarget).Ratio, JobSeconds(shadow.Rows)
+		s.ShadowPhaseSeconds = PhaseSeconds(shadow.Rows)
 		reg := RequestToRegistered(shadow.Rows, ShadowTarget)
 		med := Median(reg)
 		s.ShadowDeliveryRatio, s.ShadowJobSeconds, s.ShadowMedianRequestToRegisteredSeconds = &ratio, &job, &med

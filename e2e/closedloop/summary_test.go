@@ -2,6 +2,7 @@ package closedloop
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -282,5 +283,29 @@ func TestCompareShadowDecisionsResolvesTheLagFinerThanTheSamples(t *testing.T) {
 	}
 	if coarse.Agreement >= 0.9 {
 		t.Errorf("decisions at the samples only: agreement %v; want < 0.9 (the lag falls between two samples)", coarse.Agreement)
+	}
+}
+
+func TestPhaseSecondsAddUpToTheJob(t *testing.T) {
+	rows := []Row{
+		{Time: at(0), T: 0, Phase: "starting"},
+		{Time: at(2), T: 2, Phase: "build_links"},
+		{Time: at(30), T: 30, Phase: "pause"},
+		{Time: at(50), T: 50, Phase: "pagerank"},
+		{Time: at(60), T: 60, Phase: "pagerank"},
+		{Time: at(90), T: 90, Phase: "done"},
+		{Time: at(95), T: 95, Phase: "done"},
+	}
+	got := PhaseSeconds(rows)
+	want := map[string]float64{"starting": 2, "build_links": 28, "pause": 20, "pagerank": 40}
+	if !maps.Equal(got, want) {
+		t.Errorf("phases %v, want %v", got, want)
+	}
+	sum := 0.0
+	for _, v := range got {
+		sum += v
+	}
+	if sum != JobSeconds(rows) {
+		t.Errorf("phases add up to %v, job %v", sum, JobSeconds(rows))
 	}
 }
