@@ -118,7 +118,7 @@ var (
 	mScrapeDuration = metricDef{"spark_dra_exporter_scrape_duration_seconds", "How long the latest poll of this driver took (all its REST requests).",
 		prometheus.GaugeValue, scopeDriver, nil}
 	mScrapeErrors = metricDef{"spark_dra_exporter_scrape_errors_total",
-		"Failed polls of this driver by reason: timeout, connection, not_found, forbidden, unauthorized, http_status, decode, too_large, credentials; and metrics_json, polls that succeeded but could not read the driver's own DRA state from /metrics/json (its spark_dra_driver_* series are left out).",
+		"Failed polls of this driver by reason: timeout, connection, starting (the UI answered that Spark is still starting), not_found, forbidden, unauthorized, http_status, decode, too_large, credentials; and metrics_json, polls that succeeded but could not read the driver's own DRA state from /metrics/json (its spark_dra_driver_* series are left out).",
 		prometheus.CounterValue, scopeDriver, []string{"reason"}}
 	mTargets = metricDef{"spark_dra_exporter_targets", "Drivers being polled, by discovery source (static, kubernetes, standalone).",
 		prometheus.GaugeValue, scopeExporter, []string{"source"}}

@@ -32,7 +32,14 @@ const (
 	ReasonTooLarge     Reason = "too_large"    // body over the size cap
 	ReasonCanceled     Reason = "canceled"     // the caller gave up (shutdown, target removed)
 	ReasonCredentials  Reason = "credentials"  // the credentials file could not be read
+	// ReasonStarting: the UI answered 200 with Spark's plain-text page "Spark is starting up.
+	// Please wait a while until it's ready." instead of the API (seen on Spark 3.5.9 for about
+	// half a second after its UI began listening; docs/metrics.md).
+	ReasonStarting Reason = "starting"
 )
+
+// startingPage is how the page a starting Spark UI serves in place of every path begins.
+var startingPage = []byte("Spark is starting up.")
 
 // Error is a failed request: which URL, why, the HTTP status if there was one.
 type Error struct {
@@ -181,6 +188,9 @@ func (c *Client) fetch(ctx context.Context, rawURL string, pool *bodyPool, decod
 	if resp.StatusCode != http.StatusOK {
 		return &Error{URL: rawURL, Reason: statusReason(resp.StatusCode), Status: resp.StatusCode,
 			Err: errors.New(firstLine(body))}
+	}
+	if resp.StatusCode == http.StatusOK && bytes.HasPrefix(bytes.TrimSpace(body), startingPage) {
+		return &Error{URL: rawURL, Reason: ReasonStarting, Status: resp.StatusCode, Err: errors.New(firstLine(body))}
 	}
 	slots := c.decodeSlots()
 	select {

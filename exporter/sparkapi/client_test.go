@@ -33,3 +33,20 @@ func TestErrorBodyInMessage(t *testing.T) {
 		}
 	}
 }
+
+// A starting Spark UI answers every path with 200 and a line of text (recorded from Spark 3.5.9 in
+// make e2e-spark35); that is not a decode failure.
+func TestStartingUI(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html;charset=utf-8")
+		_, _ = w.Write([]byte("Spark is starting up. Please wait a while until it's ready."))
+	}))
+	defer srv.Close()
+	base, _ := url.Parse(srv.URL)
+	c := &Client{HTTP: srv.Client(), MaxBodyBytes: 1 << 20}
+	var v []ApplicationInfo
+	err := c.Get(context.Background(), base, "/applications", nil, &v)
+	if ReasonOf(err) != ReasonStarting || !strings.Contains(err.Error(), "Spark is starting up.") {
+		t.Errorf("got %v, want reason starting", err)
+	}
+}
