@@ -169,7 +169,7 @@ func exporterRow(d *dashboard.DashboardBuilder, b *board, cfg Config) *dashboard
 			WithTarget(b.tableTarget(polled, "A", fmt.Sprintf("min by (driver) (spark_dra_exporter_scrape_success{%s})", es))).
 			SortBy([]cog.Builder[common.TableSortByFieldState]{common.NewTableSortByFieldStateBuilder().DisplayName("Value")})).
 		WithPanel(timeSeries(errs,
-			"Failed polls per second: timeout, connection (driver gone), not_found (application finished), forbidden/unauthorized (UI ACLs), http_status, decode, too_large, credentials.",
+			"Failed polls per second: timeout, connection (driver gone), not_found (application finished), forbidden/unauthorized (UI ACLs), http_status, decode, too_large, credentials, starting (the driver UI still starting up), metrics_json (the driver's /metrics/json).",
 			"ops").
 			WithTarget(b.target(errs, "A", fmt.Sprintf("sum by (driver, reason) (rate(spark_dra_exporter_scrape_errors_total{%s}[$__rate_interval]))", es), "{{driver}} {{reason}}", RequiresSparkdra))).
 		WithPanel(timeSeries(failing,
