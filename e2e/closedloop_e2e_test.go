@@ -78,17 +78,11 @@ func TestClosedLoopAndShadow(t *testing.T) {
 	if verr != nil {
 		t.Fatalf("pyspark version of %s: %v", sh.Python, verr)
 	}
-	var missing []string
 	var shRows []closedloop.Row
-	var agreed, compared, agreedAboveZero int
+	var published driverSeriesRun
 	sh.OnTick = func(r closedloop.Row) { shRows = append(shRows, r) }
 	sh.BeforeStop = func(ctx context.Context, promURL string) error {
-		var err error
-		if missing, err = checkDriverSeries(ctx, promURL, sh.AppName, version); err != nil {
-			return err
-		}
-		agreed, compared, agreedAboveZero, err = driverTargetAgreement(ctx, promURL, sh.AppName, shRows)
-		return err
+		return published.collect(ctx, promURL, sh.AppName, version, shRows)
 	}
 	shadow, err := closedloop.Run(ctx, sh)
 	s := closedloop.Summarize(closed, shadow, cl.DRA)
@@ -99,14 +93,7 @@ func TestClosedLoopAndShadow(t *testing.T) {
 		t.Fatalf("shadow: %v", err)
 	}
 	t.Run("the driver's own DRA state is published on Spark "+version, func(t *testing.T) {
-		for _, q := range missing {
-			t.Errorf("no series over the shadow run: %s", q)
-		}
-		t.Logf("spark_dra_driver_target_executors equal to the driver's numberTargetExecutors at %d of %d samples (%d of them above 0)",
-			agreed, compared, agreedAboveZero)
-		if agreedAboveZero == 0 {
-			t.Errorf("spark_dra_driver_target_executors never equalled the driver's numberTargetExecutors above 0 (%d samples compared)", compared)
-		}
+		published.report(t, version)
 	})
 	t.Logf("summary: first add %.2fs, ramp %v (peak %d), tasks failed %d, executors after idle %d, follow lag %.1fs, shadow agreement %.3f (lag %.1fs, max gap %d, %d samples, maxNeeded agreement %.3f)",
 		s.FirstAddLatencySeconds, s.RampSteps, s.RampPeakTarget, s.TasksFailed, s.ExecutorsAfterIdle, s.FollowLagSeconds,

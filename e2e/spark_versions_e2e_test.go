@@ -152,25 +152,21 @@ func TestShadowSpark35(t *testing.T) {
 	sh.AppName += "-spark35"
 	// A lighter graph than the 4.x runs: the ramp and the releases show on 60,000 nodes too.
 	sh.JobArgs = []string{"--nodes", "60000"}
-	var missing []string
 	var version string
 	var first, appStart time.Time
 	var pollErrors string
 	var rows []closedloop.Row
-	var agreed, compared, agreedAboveZero int
+	var published driverSeriesRun
 	sh.OnTick = func(r closedloop.Row) { rows = append(rows, r) }
 	sh.BeforeStop = func(ctx context.Context, promURL string) error {
 		if promURL == "" {
 			return fmt.Errorf("no Prometheus in this run")
 		}
+		if err := published.collect(ctx, promURL, sh.AppName, version, rows); err != nil {
+			return err
+		}
 		var err error
-		if missing, err = checkDriverSeries(ctx, promURL, sh.AppName, version); err != nil {
-			return err
-		}
 		if first, appStart, err = firstPublish(ctx, promURL, sh.AppName, sh.ScrapeInterval()); err != nil {
-			return err
-		}
-		if agreed, compared, agreedAboveZero, err = driverTargetAgreement(ctx, promURL, sh.AppName, rows); err != nil {
 			return err
 		}
 		pollErrors, err = errorsByReason(ctx, promURL)
@@ -212,13 +208,39 @@ func TestShadowSpark35(t *testing.T) {
 	}
 	// The driver's own target as the exporter published it, against the driver's /metrics/json
 	// read by the harness at the same samples.
-	t.Logf("Spark %s: spark_dra_driver_target_executors equal to the driver's numberTargetExecutors at %d of %d samples (%d of them above 0)",
-		version, agreed, compared, agreedAboveZero)
-	if agreedAboveZero == 0 {
-		t.Errorf("Spark %s: spark_dra_driver_target_executors never equalled the driver's numberTargetExecutors above 0 (%d samples compared)", version, compared)
+	published.report(t, version)
+}
+
+// driverSeriesRun is what the exporter published of a driver running Spark's own DRA, gathered
+// in a run's BeforeStop (collect) and reported after it (report): the driverSeriesChecks that
+// returned nothing, and driverTargetAgreement's counts.
+type driverSeriesRun struct {
+	missing                           []string
+	agreed, compared, agreedAboveZero int
+}
+
+// collect evaluates driverSeriesChecks and driverTargetAgreement against the run's Prometheus;
+// rows are the run's samples so far.
+func (d *driverSeriesRun) collect(ctx context.Context, promURL, app, version string, rows []closedloop.Row) error {
+	var err error
+	if d.missing, err = checkDriverSeries(ctx, promURL, app, version); err != nil {
+		return err
 	}
-	for _, q := range missing {
-		t.Errorf("no series at the end of the Spark %s run: %s", version, q)
+	d.agreed, d.compared, d.agreedAboveZero, err = driverTargetAgreement(ctx, promURL, app, rows)
+	return err
+}
+
+// report fails t for every missing series and when the published target never equalled the
+// driver's above 0.
+func (d *driverSeriesRun) report(t *testing.T, version string) {
+	t.Helper()
+	t.Logf("Spark %s: spark_dra_driver_target_executors equal to the driver's numberTargetExecutors at %d of %d samples (%d of them above 0)",
+		version, d.agreed, d.compared, d.agreedAboveZero)
+	if d.agreedAboveZero == 0 {
+		t.Errorf("Spark %s: spark_dra_driver_target_executors never equalled the driver's numberTargetExecutors above 0 (%d samples compared)", version, d.compared)
+	}
+	for _, q := range d.missing {
+		t.Errorf("no series over the Spark %s run: %s", version, q)
 	}
 }
 

@@ -132,9 +132,11 @@ func Summarize(closed, shadow *Result, dra DRA) Summary {
 		s.MedianWorkerReadyToRegisteredSeconds = Median(RequestToLive(rows, WorkersReady, LiveExecutors))
 	}
 	if shadow != nil && len(shadow.Rows) > 0 {
-		sh := CompareShadow(shadow.Rows, ShadowMaxLag, 500*time.Millisecond)
+		var sh ShadowFidelity
 		if len(shadow.Decisions) > 0 {
 			sh = CompareShadowDecisions(shadow.Rows, shadow.Decisions, ShadowMaxLag, ShadowLagStep)
+		} else {
+			sh = CompareShadow(shadow.Rows, ShadowMaxLag, 500*time.Millisecond)
 		}
 		s.ShadowAgreement, s.ShadowMaxGap = &sh.Agreement, &sh.MaxGap
 		s.ShadowLagSeconds, s.ShadowSamples = sh.Lag.Seconds(), sh.Samples
